@@ -1,0 +1,215 @@
+package io.livemigrate.cli;
+
+import io.livemigrate.agent.Hypervisor.HostResources;
+import io.livemigrate.agent.app.ComputeAgentVerticle;
+import io.livemigrate.agent.sim.SimDomain;
+import io.livemigrate.agent.sim.SimulatedHypervisor;
+import io.livemigrate.common.broker.EmbeddedBroker;
+import io.livemigrate.common.config.Config;
+import io.livemigrate.common.config.Options;
+import io.livemigrate.conductor.app.ConductorVerticle;
+import io.livemigrate.scheduler.app.SchedulerVerticle;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+
+/**
+ * Every service in one JVM: conductor (with the API), scheduler and simulated compute hosts, over
+ * a broker (the embedded one unless a URL is given) and a store. The single-machine default and
+ * the fixture of the component tests: the same code paths as a distributed deployment, only the
+ * endpoints differ.
+ */
+public final class AllInOne {
+  /** One simulated compute host and its guests. */
+  public record HostSpec(String name, HostResources capacity, List<SimDomain> domains) {}
+
+  private final Vertx vertx;
+  private final Config base;
+  private final String adminToken;
+  private final EmbeddedBroker broker;
+  private final ScheduledExecutorService simClock;
+  private final Map<String, SimulatedHypervisor> hypervisors = new LinkedHashMap<>();
+  private final Map<String, String> agentDeployments = new HashMap<>();
+  private final Map<String, ComputeAgentVerticle> agents = new HashMap<>();
+  private String conductorDeployment;
+  private String schedulerDeployment;
+  private ConductorVerticle conductor;
+  private SchedulerVerticle scheduler;
+
+  private AllInOne(Vertx vertx, Config base, String adminToken, EmbeddedBroker broker) {
+    this.vertx = vertx;
+    this.base = base;
+    this.adminToken = adminToken;
+    this.broker = broker;
+    this.simClock =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "sim-clock");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /**
+   * Starts everything.
+   *
+   * @param config base configuration; its transport_url is replaced by the embedded broker's when
+   *     {@code embeddedBroker} is true
+   */
+  public static Future<AllInOne> start(
+      Vertx vertx, Config config, boolean embeddedBroker, String adminToken, List<HostSpec> hosts) {
+    return vertx
+        .executeBlocking(() -> embeddedBroker ? EmbeddedBroker.start(0) : null)
+        .compose(
+            broker -> {
+              Config c =
+                  broker == null
+                      ? config
+                      : config.with(Map.of(Options.TRANSPORT_URL.key(), broker.url()));
+              AllInOne a = new AllInOne(vertx, c, adminToken, broker);
+              return a.startServices(hosts).map(v -> a);
+            });
+  }
+
+  private Future<Void> startServices(List<HostSpec> hosts) {
+    long linkBps = base.longValue(Options.SIM_LINK_MIBPS) * SimDomain.MIB;
+    long tick = base.longValue(Options.SIM_TICK_MS);
+    for (HostSpec h : hosts) {
+      SimulatedHypervisor hv = new SimulatedHypervisor(h.name(), h.capacity(), linkBps, tick, simClock);
+      h.domains().forEach(hv::define);
+      hypervisors.put(h.name(), hv);
+    }
+    return startScheduler()
+        .compose(v -> startConductor())
+        .compose(
+            v -> {
+              Future<Void> f = Future.succeededFuture();
+              for (String host : hypervisors.keySet()) f = f.compose(x -> startAgent(host));
+              return f;
+            });
+  }
+
+  private Config serviceConfig(String host, int opsPort) {
+    return base.with(
+        Map.of(Options.HOST.key(), host, Options.OPS_PORT.key(), Integer.toString(opsPort)));
+  }
+
+  private int opsPort(int offset) {
+    int p = base.integer(Options.OPS_PORT);
+    return p == 0 ? 0 : p + offset;
+  }
+
+  private Future<Void> startScheduler() {
+    scheduler = new SchedulerVerticle(serviceConfig(controllerHost(), opsPort(1)));
+    return vertx.deployVerticle(scheduler).onSuccess(id -> schedulerDeployment = id).mapEmpty();
+  }
+
+  /** Deploys a conductor on the same store (used again to restart it). */
+  public Future<Void> startConductor() {
+    conductor = new ConductorVerticle(serviceConfig(controllerHost(), opsPort(0)), adminToken);
+    return vertx.deployVerticle(conductor).onSuccess(id -> conductorDeployment = id).mapEmpty();
+  }
+
+  /** Undeploys the conductor; migrations stay in the store. */
+  public Future<Void> stopConductor() {
+    return vertx.undeploy(conductorDeployment);
+  }
+
+  public Future<Void> startAgent(String host) {
+    int index = new ArrayList<>(hypervisors.keySet()).indexOf(host);
+    ComputeAgentVerticle v =
+        new ComputeAgentVerticle(serviceConfig(host, opsPort(2 + index)), hypervisors.get(host));
+    return vertx
+        .deployVerticle(v)
+        .onSuccess(
+            id -> {
+              agentDeployments.put(host, id);
+              agents.put(host, v);
+            })
+        .mapEmpty();
+  }
+
+  public Future<Void> stopAgent(String host) {
+    agents.remove(host);
+    return vertx.undeploy(agentDeployments.remove(host));
+  }
+
+  private String controllerHost() {
+    String h = base.string(Options.HOST);
+    return h == null || h.isBlank() ? "controller" : h;
+  }
+
+  public SimulatedHypervisor hypervisor(String host) {
+    return hypervisors.get(host);
+  }
+
+  public ConductorVerticle conductor() {
+    return conductor;
+  }
+
+  public SchedulerVerticle scheduler() {
+    return scheduler;
+  }
+
+  public ComputeAgentVerticle agent(String host) {
+    return agents.get(host);
+  }
+
+  public Config config() {
+    return base;
+  }
+
+  public String adminToken() {
+    return adminToken;
+  }
+
+  public String brokerDescription() {
+    return broker == null ? base.string(Options.TRANSPORT_URL).replaceAll("//[^@]*@", "//") : "embedded Qpid Broker-J on 127.0.0.1:" + broker.port();
+  }
+
+  public Future<Void> stop() {
+    Future<Void> f = Future.succeededFuture();
+    for (String host : List.copyOf(agentDeployments.keySet())) f = f.compose(v -> stopAgent(host));
+    return f.compose(v -> conductorDeployment == null ? Future.succeededFuture() : vertx.undeploy(conductorDeployment))
+        .recover(e -> Future.succeededFuture())
+        .compose(v -> schedulerDeployment == null ? Future.succeededFuture() : vertx.undeploy(schedulerDeployment))
+        .recover(e -> Future.succeededFuture())
+        .compose(
+            v ->
+                vertx.executeBlocking(
+                    () -> {
+                      simClock.shutdownNow();
+                      if (broker != null) broker.close();
+                      return null;
+                    }));
+  }
+
+  /** The admin guide's cloud: HostA, HostB (vm1, vm2) and HostC, with a few more guests. */
+  public static List<HostSpec> demoHosts() {
+    HostResources cap = new HostResources(16, 32232, 878);
+    long mib = SimDomain.MIB;
+    return List.of(
+        new HostSpec(
+            "HostA",
+            cap,
+            List.of(
+                new SimDomain("6e1c0a3e-5b8f-4c61-9d9e-0a1b2c3d4e5f", "web1", 2, 4096, 40, "p1", "u1", "m1.medium", 50 * mib, 0, false))),
+        new HostSpec(
+            "HostB",
+            cap,
+            List.of(
+                new SimDomain("d1df1b5a-70c4-4fed-98b7-423362f2c47c", "vm1", 1, 2048, 20, "p1", "u1", "m1.small", 20 * mib, 0, false),
+                new SimDomain("d693db9e-a7cf-45ef-a7c9-b3ecb5f22645", "vm2", 1, 2048, 20, "p2", "u2", "m1.small", 40 * mib, 0, false))),
+        new HostSpec(
+            "HostC",
+            cap,
+            List.of(
+                new SimDomain("3f2d4c5b-6a79-4e8d-9c0b-1a2b3c4d5e6f", "db1", 4, 8192, 80, "p2", "u2", "m1.large", 100 * mib, 0, false))));
+  }
+}

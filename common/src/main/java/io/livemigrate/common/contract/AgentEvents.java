@@ -1,0 +1,179 @@
+package io.livemigrate.common.contract;
+
+import static io.livemigrate.common.contract.Checks.check;
+import static io.livemigrate.common.contract.Checks.nonNegative;
+import static io.livemigrate.common.contract.Checks.notBlank;
+
+import java.util.List;
+
+/** Facts compute agents report: liveness, resources, step results and migration progress. */
+public final class AgentEvents {
+  private AgentEvents() {}
+
+  /**
+   * Liveness, every {@code report_interval} seconds.
+   *
+   * <p>Version history: 1 - initial.
+   */
+  public record ServiceHeartbeat(String host, String binary, String zone, String serviceVersion)
+      implements Message {
+    public static final int VERSION = 1;
+
+    public ServiceHeartbeat {
+      notBlank(host, "host");
+      notBlank(binary, "binary");
+    }
+  }
+
+  /**
+   * What one instance looks like to its hypervisor.
+   *
+   * @param state {@code running}, {@code paused} or {@code shutoff}
+   */
+  public record InstanceReport(
+      String uuid,
+      String name,
+      String state,
+      int vcpus,
+      long memoryMb,
+      long diskGb,
+      String projectId,
+      String userId,
+      String flavor) {
+    public InstanceReport {
+      notBlank(uuid, "uuid");
+      nonNegative(vcpus, "vcpus");
+      nonNegative(memoryMb, "memoryMb");
+      nonNegative(diskGb, "diskGb");
+    }
+  }
+
+  /**
+   * A host's capacity and its instances, sent at start, every report interval and after every
+   * change.
+   *
+   * <p>Version history: 1 - initial.
+   */
+  public record HostReport(
+      String host,
+      String zone,
+      String hypervisorType,
+      long hypervisorVersion,
+      int vcpus,
+      long memoryMb,
+      long diskGb,
+      boolean permitPostCopy,
+      boolean permitAutoConverge,
+      List<InstanceReport> instances)
+      implements Message {
+    public static final int VERSION = 1;
+
+    public HostReport {
+      notBlank(host, "host");
+      nonNegative(vcpus, "vcpus");
+      nonNegative(memoryMb, "memoryMb");
+      nonNegative(diskGb, "diskGb");
+      instances = instances == null ? List.of() : List.copyOf(instances);
+    }
+  }
+
+  /**
+   * The outcome of a command that is not a whole migration (prepare, post, rollback, cleanup,
+   * abort, force-complete, tune).
+   *
+   * <p>Version history: 1 - initial.
+   */
+  public record StepResult(String step, boolean ok, String reason, String message)
+      implements Message {
+    public static final int VERSION = 1;
+
+    public StepResult {
+      notBlank(step, "step");
+      check(ok || reason != null, "a failed step needs a reason");
+    }
+
+    public static StepResult ok(String step) {
+      return new StepResult(step, true, null, null);
+    }
+
+    public static StepResult failed(String step, String reason, String message) {
+      return new StepResult(step, false, reason, message);
+    }
+  }
+
+  /**
+   * Transfer progress, at least once a second while a migration runs, ordered by the envelope's
+   * {@code seq}.
+   *
+   * @param mode {@code precopy}, {@code postcopy} or {@code paused}
+   *     <p>Version history: 1 - initial.
+   */
+  public record MigrationProgress(
+      String instanceUuid,
+      String mode,
+      long memoryTotalBytes,
+      long memoryProcessedBytes,
+      long memoryRemainingBytes,
+      long diskTotalBytes,
+      long diskProcessedBytes,
+      long diskRemainingBytes,
+      long dirtyRateBps,
+      long bandwidthBps,
+      int iteration,
+      long expectedDowntimeMs,
+      long elapsedMs)
+      implements Message {
+    public static final int VERSION = 1;
+
+    public MigrationProgress {
+      notBlank(instanceUuid, "instanceUuid");
+      notBlank(mode, "mode");
+      nonNegative(memoryTotalBytes, "memoryTotalBytes");
+      nonNegative(memoryProcessedBytes, "memoryProcessedBytes");
+      nonNegative(memoryRemainingBytes, "memoryRemainingBytes");
+      nonNegative(diskTotalBytes, "diskTotalBytes");
+      nonNegative(diskProcessedBytes, "diskProcessedBytes");
+      nonNegative(diskRemainingBytes, "diskRemainingBytes");
+    }
+  }
+
+  /**
+   * The transfer finished and the guest runs on the destination.
+   *
+   * <p>Version history: 1 - initial.
+   */
+  public record MigrationCompleted(
+      String instanceUuid,
+      long downtimeMs,
+      long memoryTotalBytes,
+      long memoryTransferredBytes,
+      long diskTotalBytes,
+      long diskTransferredBytes,
+      int iterations,
+      long elapsedMs,
+      String mode)
+      implements Message {
+    public static final int VERSION = 1;
+
+    public MigrationCompleted {
+      notBlank(instanceUuid, "instanceUuid");
+    }
+  }
+
+  /**
+   * The transfer ended without moving the guest; it still runs on the source.
+   *
+   * @param cancelled true when it ended because an abort was asked for
+   *     <p>Version history: 1 - initial.
+   */
+  public record MigrationFailed(
+      String instanceUuid, String reason, String message, boolean cancelled, long elapsedMs)
+      implements Message {
+    public static final int VERSION = 1;
+
+    public MigrationFailed {
+      notBlank(instanceUuid, "instanceUuid");
+      notBlank(reason, "reason");
+    }
+  }
+}

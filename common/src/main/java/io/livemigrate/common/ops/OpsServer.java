@@ -1,0 +1,69 @@
+package io.livemigrate.common.ops;
+
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonObject;
+import java.util.function.Supplier;
+
+/**
+ * Serves {@code /metrics} (Prometheus text) and {@code /health} (JSON; 200 when healthy, 503 when
+ * not) for one service. Scrapes are rendered on a worker thread so a large registry never stalls
+ * the event loop.
+ */
+public final class OpsServer {
+  private final HttpServer server;
+
+  private OpsServer(HttpServer server) {
+    this.server = server;
+  }
+
+  /**
+   * Starts the server.
+   *
+   * @param health returns a JSON object with at least {@code "status": "UP"|"DOWN"}
+   */
+  public static Future<OpsServer> start(
+      Vertx vertx,
+      String host,
+      int port,
+      PrometheusMeterRegistry registry,
+      Supplier<JsonObject> health) {
+    HttpServer s =
+        vertx
+            .createHttpServer()
+            .requestHandler(
+                req -> {
+                  String path = req.path();
+                  if (path.equals("/metrics")) {
+                    vertx
+                        .executeBlocking(registry::scrape, false)
+                        .onSuccess(
+                            text ->
+                                req.response()
+                                    .putHeader("Content-Type", "text/plain; version=0.0.4")
+                                    .end(text))
+                        .onFailure(e -> req.response().setStatusCode(500).end(e.toString()));
+                  } else if (path.equals("/health")) {
+                    JsonObject h = health.get();
+                    boolean up = "UP".equals(h.getString("status"));
+                    req.response()
+                        .setStatusCode(up ? 200 : 503)
+                        .putHeader("Content-Type", "application/json")
+                        .end(h.encode());
+                  } else {
+                    req.response().setStatusCode(404).end();
+                  }
+                });
+    return s.listen(port, host).map(OpsServer::new);
+  }
+
+  public int port() {
+    return server.actualPort();
+  }
+
+  public Future<Void> close() {
+    return server.close();
+  }
+}

@@ -1,0 +1,159 @@
+package io.livemigrate.agent;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The narrow hypervisor SPI the compute agent drives: a real libvirt implementation and a
+ * simulated one sit behind it.
+ *
+ * <p>Threading: every method except {@link #migrate} may block briefly (a libvirt call) and is
+ * called from a worker thread, never from the event loop. {@link #migrate} returns at once; the
+ * transfer runs on the implementation's own thread(s) and the future completes when it ends.
+ *
+ * <p>Failures are {@link HypervisorException}s whose {@code reason} is one of the reason codes the
+ * conductor records (HYPERVISOR_ERROR, PREPARE_FAILED, NOT_FOUND, ...).
+ */
+public interface Hypervisor extends AutoCloseable {
+
+  /** The hypervisor type as the scheduler compares it, e.g. {@code QEMU} or {@code simulated}. */
+  String type();
+
+  /** The hypervisor version as one number (libvirt style: major*1,000,000+minor*1,000+micro). */
+  long version();
+
+  /** This host's capacity. */
+  HostResources resources();
+
+  /** Every domain defined on this host (running, paused or shut off). */
+  List<Domain> listDomains();
+
+  /**
+   * Destination side, before a migration: checks this host can take the instance and reserves
+   * what it needs (an incoming placeholder). Idempotent for the same uuid.
+   */
+  void prepareIncoming(IncomingSpec spec) throws HypervisorException;
+
+  /** Destination side, after a failed or cancelled migration: drops the reservation. Idempotent. */
+  void cancelIncoming(String uuid);
+
+  /**
+   * Destination side, after the transfer completed: the instance now runs here. Idempotent.
+   *
+   * @throws HypervisorException if the instance is not here
+   */
+  void finishIncoming(String uuid) throws HypervisorException;
+
+  /**
+   * Source side: starts migrating a running (or paused) domain to {@code destHost}. The future
+   * completes with the result when the domain runs on the destination and is gone from here; it
+   * completes exceptionally with a {@link HypervisorException} when the domain still runs here
+   * (failed, or cancelled by {@link #abortJob}: reason {@code CANCELLED}).
+   *
+   * @throws HypervisorException if the migration cannot even start
+   */
+  CompletableFuture<MigrationResult> migrate(String uuid, String destHost, MigrationFlags flags)
+      throws HypervisorException;
+
+  /** Statistics of the running migration job of a domain, if one runs. */
+  Optional<JobStats> jobStats(String uuid);
+
+  /** Raises (or lowers) the tolerated downtime of the running job. */
+  void setMaxDowntime(String uuid, long ms) throws HypervisorException;
+
+  /** Caps the bandwidth of the running job, MiB/s (0 = unlimited). */
+  void setMaxSpeed(String uuid, long mibps) throws HypervisorException;
+
+  /** Cancels the running job; {@link #migrate}'s future then fails with reason CANCELLED. */
+  void abortJob(String uuid) throws HypervisorException;
+
+  /** Pauses the guest so the remaining memory stops changing (force-complete by pause). */
+  void suspend(String uuid) throws HypervisorException;
+
+  /** Switches the running job to post-copy; needs the job started with postCopy set. */
+  void startPostCopy(String uuid) throws HypervisorException;
+
+  /** Source side, after success: removes anything left of the domain here. Idempotent. */
+  void cleanupSource(String uuid);
+
+  @Override
+  default void close() {}
+
+  /** Capacity of a host. */
+  record HostResources(int vcpus, long memoryMb, long diskGb) {}
+
+  /**
+   * A domain as the hypervisor sees it.
+   *
+   * @param state {@code running}, {@code paused} or {@code shutoff}
+   */
+  record Domain(
+      String uuid,
+      String name,
+      String state,
+      int vcpus,
+      long memoryMb,
+      long diskGb,
+      String projectId,
+      String userId,
+      String flavor) {}
+
+  /** What the destination needs to know to take an instance. */
+  record IncomingSpec(
+      String uuid,
+      String name,
+      String sourceHost,
+      int vcpus,
+      long memoryMb,
+      long diskGb,
+      boolean blockMigration,
+      String projectId,
+      String userId,
+      String flavor) {}
+
+  /**
+   * How to migrate, as Nova sets libvirt's flags: always live, peer-to-peer, persist on the
+   * destination and undefine on the source; non-shared-inc for block migration; auto-converge or
+   * post-copy when the host permits.
+   *
+   * @param bandwidthMibps 0 = hypervisor default
+   * @param maxDowntimeMs the initial tolerated downtime
+   */
+  record MigrationFlags(
+      boolean blockMigration,
+      boolean autoConverge,
+      boolean postCopy,
+      long bandwidthMibps,
+      long maxDowntimeMs) {}
+
+  /**
+   * A snapshot of a running job.
+   *
+   * @param mode {@code precopy}, {@code postcopy} or {@code paused}
+   */
+  record JobStats(
+      String mode,
+      long memoryTotalBytes,
+      long memoryProcessedBytes,
+      long memoryRemainingBytes,
+      long diskTotalBytes,
+      long diskProcessedBytes,
+      long diskRemainingBytes,
+      long dirtyRateBps,
+      long bandwidthBps,
+      int iteration,
+      long expectedDowntimeMs,
+      long elapsedMs) {}
+
+  /** How a completed migration went. */
+  record MigrationResult(
+      long downtimeMs,
+      long memoryTotalBytes,
+      long memoryTransferredBytes,
+      long diskTotalBytes,
+      long diskTransferredBytes,
+      int iterations,
+      long elapsedMs,
+      String mode) {}
+}

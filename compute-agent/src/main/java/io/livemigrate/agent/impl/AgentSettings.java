@@ -1,0 +1,24 @@
+package io.livemigrate.agent.impl;
+
+import io.livemigrate.common.config.Config;
+import io.livemigrate.common.config.Options;
+
+/** The compute agent's configuration, read once at start. */
+public record AgentSettings(
+    String host,
+    String zone,
+    long reportIntervalMs,
+    long progressIntervalMs,
+    boolean permitPostCopy,
+    boolean permitAutoConverge) {
+
+  public static AgentSettings from(Config c) {
+    return new AgentSettings(
+        c.host(),
+        c.string(Options.AVAILABILITY_ZONE),
+        c.longValue(Options.REPORT_INTERVAL) * 1000,
+        c.longValue(Options.PROGRESS_INTERVAL_MS),
+        c.bool(Options.PERMIT_POST_COPY),
+        c.bool(Options.PERMIT_AUTO_CONVERGE));
+  }
+}

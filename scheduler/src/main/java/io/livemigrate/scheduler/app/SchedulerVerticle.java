@@ -1,0 +1,56 @@
+package io.livemigrate.scheduler.app;
+
+import io.livemigrate.common.bus.Bus;
+import io.livemigrate.common.bus.BusSettings;
+import io.livemigrate.common.config.Config;
+import io.livemigrate.common.config.Options;
+import io.livemigrate.common.contract.Sender;
+import io.livemigrate.common.ops.OpsServer;
+import io.livemigrate.common.ops.Registries;
+import io.livemigrate.scheduler.impl.SchedulerService;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+
+/** Wires the scheduler: bus, service, /metrics and /health. */
+public final class SchedulerVerticle extends VerticleBase {
+  private final Config config;
+  private final PrometheusMeterRegistry registry = Registries.create("scheduler");
+  private Bus bus;
+  private OpsServer ops;
+
+  public SchedulerVerticle(Config config) {
+    this.config = config;
+  }
+
+  @Override
+  public Future<?> start() {
+    return Bus.connect(vertx, BusSettings.from(config), new Sender("scheduler", config.host()), registry)
+        .compose(
+            b -> {
+              bus = b;
+              SchedulerService svc =
+                  new SchedulerService(b, config.longValue(Options.SERVICE_DOWN_TIME) * 1000, registry);
+              return svc.start()
+                  .compose(
+                      v ->
+                          OpsServer.start(
+                              vertx,
+                              config.string(Options.OPS_LISTEN),
+                              config.integer(Options.OPS_PORT),
+                              registry,
+                              svc::health));
+            })
+        .onSuccess(o -> ops = o);
+  }
+
+  @Override
+  public Future<?> stop() {
+    return (ops == null ? Future.succeededFuture() : ops.close())
+        .compose(v -> bus == null ? Future.succeededFuture() : bus.close());
+  }
+
+  public int opsPort() {
+    return ops.port();
+  }
+}

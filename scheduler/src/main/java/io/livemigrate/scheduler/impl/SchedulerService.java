@@ -1,0 +1,92 @@
+package io.livemigrate.scheduler.impl;
+
+import io.livemigrate.common.bus.Bus;
+import io.livemigrate.common.contract.AgentEvents.HostReport;
+import io.livemigrate.common.contract.AgentEvents.ServiceHeartbeat;
+import io.livemigrate.common.contract.Envelope;
+import io.livemigrate.common.contract.InvalidMessageException;
+import io.livemigrate.common.contract.Message;
+import io.livemigrate.common.contract.SchedulerMessages.Destinations;
+import io.livemigrate.common.contract.SchedulerMessages.SelectDestinations;
+import io.livemigrate.common.contract.SchedulerMessages.ServiceStatus;
+import io.livemigrate.common.log.Ctx;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The scheduler service: keeps host state from agent events and answers select_destinations. */
+public final class SchedulerService {
+  private static final Logger LOG = LoggerFactory.getLogger(SchedulerService.class);
+
+  private final Bus bus;
+  private final HostScheduler scheduler;
+  private final MeterRegistry registry;
+  private final Timer decisionTimer;
+
+  public SchedulerService(Bus bus, long serviceDownTimeMs, MeterRegistry registry) {
+    this.bus = bus;
+    this.scheduler = new HostScheduler(serviceDownTimeMs);
+    this.registry = registry;
+    this.decisionTimer =
+        Timer.builder("livemigrate_scheduler_decision_latency")
+            .description("Time to filter and weigh hosts for one request")
+            .publishPercentileHistogram()
+            .register(registry);
+    registry.gauge("livemigrate_scheduler_hosts", scheduler, HostScheduler::size);
+  }
+
+  public Future<Void> start() {
+    return bus.consume(
+        bus.topology().schedulerQueue(), List.of("service.#", "host.#"), this::handle);
+  }
+
+  private Future<Void> handle(Envelope env, Message body) {
+    long now = System.currentTimeMillis();
+    if (body instanceof HostReport r) {
+      scheduler.onReport(r, now);
+      return Future.succeededFuture();
+    }
+    if (body instanceof ServiceHeartbeat hb) {
+      scheduler.onHeartbeat(hb.host(), now);
+      return Future.succeededFuture();
+    }
+    if (body instanceof ServiceStatus s) {
+      scheduler.onStatus(s);
+      return Future.succeededFuture();
+    }
+    if (body instanceof SelectDestinations req) {
+      return select(env, req, now);
+    }
+    throw new InvalidMessageException(env.type() + " is not a scheduler message");
+  }
+
+  private Future<Void> select(Envelope env, SelectDestinations req, long now) {
+    Ctx ctx = Ctx.of(env.requestId(), env.migrationId(), req.instanceUuid());
+    long t0 = System.nanoTime();
+    Destinations d = scheduler.select(req, now);
+    decisionTimer.record(System.nanoTime() - t0, java.util.concurrent.TimeUnit.NANOSECONDS);
+    Counter.builder("livemigrate_scheduler_decisions")
+        .description("select_destinations answered, by whether any host fit")
+        .tag("outcome", d.hosts().isEmpty() ? "no_valid_host" : "selected")
+        .register(registry)
+        .increment();
+    if (d.hosts().isEmpty()) {
+      LOG.warn("{} no valid host for {} from {}: {}", ctx, req.instanceUuid(), req.sourceHost(), d.rejected());
+    } else {
+      LOG.info("{} destinations for {} from {}: {} (rejected: {})", ctx, req.instanceUuid(), req.sourceHost(), d.hosts(), d.rejected());
+    }
+    String to = env.replyTo() != null ? env.replyTo() : bus.topology().conductorQueue();
+    return bus.send(to, env.reply(d, bus.sender()));
+  }
+
+  public JsonObject health() {
+    return new JsonObject()
+        .put("status", bus.isConnected() ? "UP" : "DOWN")
+        .put("hosts", scheduler.size());
+  }
+}
