@@ -103,7 +103,7 @@ public final class EmbeddedBroker implements AutoCloseable {
 
   /** The transport URL for clients of this broker. */
   public String url() {
-    return "amqp://" + USER + ":" + PASSWORD + "@127.0.0.1:" + port + "/";
+    return "amqp://" + USER + ":" + PASSWORD + "@127.0.0.1:" + port;
   }
 
   @Override

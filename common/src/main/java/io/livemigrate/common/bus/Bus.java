@@ -66,6 +66,12 @@ public final class Bus {
             }
           });
 
+  /** Ids whose handler is still running: a second copy arriving meanwhile is a duplicate too. */
+  private final Set<String> inFlight = new java.util.HashSet<>();
+
+  private boolean closed;
+  private final List<io.vertx.rabbitmq.RabbitMQConsumer> consumers = new ArrayList<>();
+
   private record Subscription(
       String queue, boolean commandBinding, List<String> eventKeys, MessageHandler handler) {}
 
@@ -171,6 +177,7 @@ public final class Bus {
                         .setMaxInternalQueueSize(settings.prefetch() * 4)))
         .map(
             consumer -> {
+              consumers.add(consumer);
               consumer.exceptionHandler(
                   e -> LOG.warn("consumer of {}: {}", queue, e.toString()));
               consumer.handler(m -> onDelivery(s, m));
@@ -179,6 +186,7 @@ public final class Bus {
   }
 
   private void onDelivery(Subscription s, RabbitMQMessage m) {
+    if (closed) return;
     long tag = m.envelope().getDeliveryTag();
     if (m.envelope().isRedeliver()) metrics.redelivered(s.queue());
     Envelope env;
@@ -197,13 +205,14 @@ public final class Bus {
       return;
     }
     metrics.consumed(s.queue(), env.type());
-    if (seen.contains(env.id())) {
+    if (seen.contains(env.id()) || inFlight.contains(env.id())) {
       metrics.duplicate(s.queue());
       LOG.debug("duplicate message {} ({}) on {} skipped", env.id(), env.type(), s.queue());
       client.basicAck(tag, false);
       return;
     }
     Future<Void> result;
+    inFlight.add(env.id());
     try {
       result = s.handler().handle(env, body);
     } catch (RuntimeException e) {
@@ -211,6 +220,8 @@ public final class Bus {
     }
     result.onComplete(
         ar -> {
+          inFlight.remove(env.id());
+          if (closed) return; // the connection is gone; the broker redelivers to the next owner
           if (ar.succeeded()) {
             seen.add(env.id());
             failures.remove(env.id());
@@ -323,6 +334,10 @@ public final class Bus {
 
   private Future<Void> confirmed(
       String exchange, String routingKey, AMQP.BasicProperties props, Buffer body) {
+    if (closed) {
+      // A publish after close would make the client reconnect and resurrect our consumers.
+      return Future.failedFuture(new IllegalStateException("bus closed"));
+    }
     Promise<Void> p = Promise.promise();
     long start = System.nanoTime();
     Runnable send =
@@ -364,11 +379,19 @@ public final class Bus {
         .onFailure(e -> metrics.published(ex, false));
   }
 
-  /** Deletes queues and exchanges of this bus's namespace; for tests on a shared broker. */
-  public Future<Void> deleteQueues(List<String> queues) {
+  /**
+   * Deletes the given queues, the parking queue and the namespace's exchanges; for tests that run
+   * on a shared broker and must leave nothing behind.
+   */
+  public Future<Void> deleteTopology(List<String> queues) {
     Future<Void> f = Future.succeededFuture();
-    for (String q : queues) {
+    List<String> all = new ArrayList<>(queues);
+    all.add(topology.parkedQueue());
+    for (String q : all) {
       f = f.compose(v -> client.queueDelete(q).<Void>mapEmpty().recover(e -> Future.succeededFuture()));
+    }
+    for (String x : List.of(topology.commands(), topology.events(), topology.notifications())) {
+      f = f.compose(v -> client.exchangeDelete(x).recover(e -> Future.succeededFuture()));
     }
     return f;
   }
@@ -383,12 +406,32 @@ public final class Bus {
     return client.basicGet(queue, true);
   }
 
+  /**
+   * Closes the connection, which ends every consumer at once. The publisher is not stopped
+   * first: its stop waits for a send queue that a lost confirm can hold forever.
+   */
   public Future<Void> close() {
+    closed = true;
     metrics.connected.set(0);
-    return publisher
-        .stop()
-        .recover(e -> Future.succeededFuture())
+    subscriptions.clear();
+    publisher.stop();
+    LOG.info("closing the bus connection of {}@{}", sender.service(), sender.host());
+    // Cancel consumers first: the client treats a consumer cut off by its own stop() as an
+    // unexpected shutdown, reconnects and consumes again, stealing messages from our successor.
+    Future<Void> cancelled = Future.succeededFuture();
+    for (io.vertx.rabbitmq.RabbitMQConsumer c : consumers) {
+      cancelled = cancelled.compose(v -> c.cancel().recover(e -> Future.succeededFuture()));
+    }
+    consumers.clear();
+    return cancelled
         .compose(v -> client.stop())
+        .onComplete(
+            ar ->
+                LOG.info(
+                    "bus connection of {}@{} closed: {}",
+                    sender.service(),
+                    sender.host(),
+                    ar.succeeded() ? "ok" : ar.cause().toString()))
         .recover(e -> Future.succeededFuture());
   }
 }

@@ -20,7 +20,7 @@ public final class Options {
       str(
           "DEFAULT",
           "transport_url",
-          "amqp://guest:guest@127.0.0.1:5672/",
+          "amqp://guest:guest@127.0.0.1:5672",
           "RabbitMQ URL (AMQP 0-9-1).");
   public static final Option BUS_NAMESPACE =
       str(

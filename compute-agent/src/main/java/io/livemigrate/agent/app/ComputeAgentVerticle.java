@@ -52,9 +52,9 @@ public final class ComputeAgentVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    Future<Void> f = ops == null ? Future.succeededFuture() : ops.close();
-    return f.compose(v -> agent == null ? Future.succeededFuture() : agent.stop())
-        .compose(v -> bus == null ? Future.succeededFuture() : bus.close());
+    Future<Void> f = bus == null ? Future.succeededFuture() : bus.close();
+    return f.compose(v -> ops == null ? Future.succeededFuture() : ops.close())
+        .compose(v -> agent == null ? Future.succeededFuture() : agent.stop());
   }
 
   public int opsPort() {

@@ -74,10 +74,11 @@ public final class ConductorVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    // Stop taking work first (API, then consumers), then timers and the store.
     Future<Void> f = api == null ? Future.succeededFuture() : api.close();
-    return f.compose(v -> ops == null ? Future.succeededFuture() : ops.close())
+    return f.compose(v -> bus == null ? Future.succeededFuture() : bus.close())
+        .compose(v -> ops == null ? Future.succeededFuture() : ops.close())
         .compose(v -> conductor == null ? Future.succeededFuture() : conductor.stop())
-        .compose(v -> bus == null ? Future.succeededFuture() : bus.close())
         .compose(
             v ->
                 vertx.executeBlocking(

@@ -95,9 +95,13 @@ public final class Conductor {
     metrics.bindInFlight(active);
   }
 
-  /** A blocking store call on the store's own thread. */
+  /**
+   * A blocking store call on the store's own single thread, which runs calls in submission order.
+   * Not "ordered" in Vert.x's sense on purpose: that queue is shared with the RabbitMQ client's
+   * channel calls on this context, and a slow store write must never hold up the bus.
+   */
   public <T> Future<T> db(StoreCall<T> call) {
-    return storeThread.executeBlocking(() -> call.apply(store), true);
+    return storeThread.executeBlocking(() -> call.apply(store), false);
   }
 
   /** A unit of store work. */

@@ -1,0 +1,75 @@
+package io.livemigrate.cli;
+
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
+
+/** A blocking HTTP client for tests, and polling with a deadline. */
+final class Http {
+  record Response(int status, String body, java.net.http.HttpHeaders headers) {
+    JsonObject json() {
+      return new JsonObject(body);
+    }
+  }
+
+  private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final String base;
+  private final String token;
+
+  Http(String base, String token) {
+    this.base = base;
+    this.token = token;
+  }
+
+  Response get(String path) {
+    return send(HttpRequest.newBuilder(URI.create(base + path)).GET(), null);
+  }
+
+  Response get(String path, String microversion) {
+    return send(HttpRequest.newBuilder(URI.create(base + path)).GET(), microversion);
+  }
+
+  Response post(String path, String body) {
+    return send(
+        HttpRequest.newBuilder(URI.create(base + path))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body)),
+        null);
+  }
+
+  Response send(HttpRequest.Builder b, String microversion) {
+    if (token != null) b.header("X-Auth-Token", token);
+    if (microversion != null) b.header("X-OpenStack-Nova-API-Version", microversion);
+    try {
+      HttpResponse<String> r = client.send(b.timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+      return new Response(r.statusCode(), r.body(), r.headers());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static String raw(String url) {
+    try {
+      return HttpClient.newHttpClient()
+          .send(HttpRequest.newBuilder(URI.create(url)).GET().build(), HttpResponse.BodyHandlers.ofString())
+          .body();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Polls until the condition holds; fails with the message after the timeout. */
+  static void until(String what, Duration timeout, Supplier<Boolean> condition) {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < end) {
+      if (Boolean.TRUE.equals(condition.get())) return;
+      LockSupport.parkNanos(Duration.ofMillis(50).toNanos());
+    }
+    throw new AssertionError("timed out after " + timeout + " waiting for: " + what);
+  }
+}
