@@ -20,9 +20,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 
 /**
- * Every service in one JVM: conductor (with the API), scheduler and simulated compute hosts, over
- * a broker (the embedded one unless a URL is given) and a store. The single-machine default and
- * the fixture of the component tests: the same code paths as a distributed deployment, only the
+ * Every service in one JVM: conductor (with the API), scheduler and simulated compute hosts, over a
+ * broker (the embedded one unless a URL is given) and a store. The single-machine default and the
+ * fixture of the component tests: the same code paths as a distributed deployment, only the
  * endpoints differ.
  */
 public final class AllInOne {
@@ -81,7 +81,8 @@ public final class AllInOne {
     long linkBps = base.longValue(Options.SIM_LINK_MIBPS) * SimDomain.MIB;
     long tick = base.longValue(Options.SIM_TICK_MS);
     for (HostSpec h : hosts) {
-      SimulatedHypervisor hv = new SimulatedHypervisor(h.name(), h.capacity(), linkBps, tick, simClock);
+      SimulatedHypervisor hv =
+          new SimulatedHypervisor(h.name(), h.capacity(), linkBps, tick, simClock);
       h.domains().forEach(hv::define);
       hypervisors.put(h.name(), hv);
     }
@@ -170,15 +171,25 @@ public final class AllInOne {
   }
 
   public String brokerDescription() {
-    return broker == null ? base.string(Options.TRANSPORT_URL).replaceAll("//[^@]*@", "//") : "embedded Qpid Broker-J on 127.0.0.1:" + broker.port();
+    return broker == null
+        ? base.string(Options.TRANSPORT_URL).replaceAll("//[^@]*@", "//")
+        : "embedded Qpid Broker-J on 127.0.0.1:" + broker.port();
   }
 
   public Future<Void> stop() {
     Future<Void> f = Future.succeededFuture();
     for (String host : List.copyOf(agentDeployments.keySet())) f = f.compose(v -> stopAgent(host));
-    return f.compose(v -> conductorDeployment == null ? Future.succeededFuture() : vertx.undeploy(conductorDeployment))
+    return f.compose(
+            v ->
+                conductorDeployment == null
+                    ? Future.succeededFuture()
+                    : vertx.undeploy(conductorDeployment))
         .recover(e -> Future.succeededFuture())
-        .compose(v -> schedulerDeployment == null ? Future.succeededFuture() : vertx.undeploy(schedulerDeployment))
+        .compose(
+            v ->
+                schedulerDeployment == null
+                    ? Future.succeededFuture()
+                    : vertx.undeploy(schedulerDeployment))
         .recover(e -> Future.succeededFuture())
         .compose(
             v ->
@@ -199,17 +210,61 @@ public final class AllInOne {
             "HostA",
             cap,
             List.of(
-                new SimDomain("6e1c0a3e-5b8f-4c61-9d9e-0a1b2c3d4e5f", "web1", 2, 4096, 40, "p1", "u1", "m1.medium", 50 * mib, 0, false))),
+                new SimDomain(
+                    "6e1c0a3e-5b8f-4c61-9d9e-0a1b2c3d4e5f",
+                    "web1",
+                    2,
+                    4096,
+                    40,
+                    "p1",
+                    "u1",
+                    "m1.medium",
+                    50 * mib,
+                    0,
+                    false))),
         new HostSpec(
             "HostB",
             cap,
             List.of(
-                new SimDomain("d1df1b5a-70c4-4fed-98b7-423362f2c47c", "vm1", 1, 2048, 20, "p1", "u1", "m1.small", 20 * mib, 0, false),
-                new SimDomain("d693db9e-a7cf-45ef-a7c9-b3ecb5f22645", "vm2", 1, 2048, 20, "p2", "u2", "m1.small", 40 * mib, 0, false))),
+                new SimDomain(
+                    "d1df1b5a-70c4-4fed-98b7-423362f2c47c",
+                    "vm1",
+                    1,
+                    2048,
+                    20,
+                    "p1",
+                    "u1",
+                    "m1.small",
+                    20 * mib,
+                    0,
+                    false),
+                new SimDomain(
+                    "d693db9e-a7cf-45ef-a7c9-b3ecb5f22645",
+                    "vm2",
+                    1,
+                    2048,
+                    20,
+                    "p2",
+                    "u2",
+                    "m1.small",
+                    40 * mib,
+                    0,
+                    false))),
         new HostSpec(
             "HostC",
             cap,
             List.of(
-                new SimDomain("3f2d4c5b-6a79-4e8d-9c0b-1a2b3c4d5e6f", "db1", 4, 8192, 80, "p2", "u2", "m1.large", 100 * mib, 0, false))));
+                new SimDomain(
+                    "3f2d4c5b-6a79-4e8d-9c0b-1a2b3c4d5e6f",
+                    "db1",
+                    4,
+                    8192,
+                    80,
+                    "p2",
+                    "u2",
+                    "m1.large",
+                    100 * mib,
+                    0,
+                    false))));
   }
 }

@@ -57,17 +57,29 @@ public final class Main implements Callable<Integer> {
   }
 
   /** Runs every service in this process over an embedded broker and store. */
-  @Command(name = "all-in-one", description = "Run broker, store, scheduler, conductor + API and three simulated compute hosts in one process.")
+  @Command(
+      name = "all-in-one",
+      description =
+          "Run broker, store, scheduler, conductor + API and three simulated compute hosts in one process.")
   static final class AllInOneCommand implements Callable<Integer> {
-    @Option(names = "--config", description = "nova.conf-style file") Path configFile;
+    @Option(names = "--config", description = "nova.conf-style file")
+    Path configFile;
 
-    @Option(names = "--api-port", description = "API port (default ${DEFAULT-VALUE})", defaultValue = "8774")
+    @Option(
+        names = "--api-port",
+        description = "API port (default ${DEFAULT-VALUE})",
+        defaultValue = "8774")
     int apiPort;
 
-    @Option(names = "--data", description = "Directory of the H2 store (default ${DEFAULT-VALUE})", defaultValue = "./data")
+    @Option(
+        names = "--data",
+        description = "Directory of the H2 store (default ${DEFAULT-VALUE})",
+        defaultValue = "./data")
     Path data;
 
-    @Option(names = "--rabbitmq", description = "Use this RabbitMQ URL instead of the embedded broker")
+    @Option(
+        names = "--rabbitmq",
+        description = "Use this RabbitMQ URL instead of the embedded broker")
     String rabbitUrl;
 
     @Override
@@ -82,7 +94,8 @@ public final class Main implements Callable<Integer> {
       }
       Map<String, String> o = new HashMap<>();
       o.put(Options.API_PORT.key(), Integer.toString(apiPort));
-      o.put(Options.STORE_URL.key(), "jdbc:h2:file:" + data.toAbsolutePath().resolve("livemigrate"));
+      o.put(
+          Options.STORE_URL.key(), "jdbc:h2:file:" + data.toAbsolutePath().resolve("livemigrate"));
       o.put(Options.SIM_LINK_MIBPS.key(), "512");
       o.put(Options.HOST.key(), "HostA");
       o.put(Options.OPS_PORT.key(), "9180");
@@ -140,9 +153,11 @@ public final class Main implements Callable<Integer> {
   /** Runs one service against a RabbitMQ URL from the configuration. */
   @Command(name = "serve", description = "Run one service: conductor, scheduler or compute-agent.")
   static final class ServeCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "conductor | scheduler | compute-agent") String service;
+    @Parameters(index = "0", description = "conductor | scheduler | compute-agent")
+    String service;
 
-    @Option(names = "--config", description = "nova.conf-style file") Path configFile;
+    @Option(names = "--config", description = "nova.conf-style file")
+    Path configFile;
 
     @Override
     public Integer call() throws Exception {
@@ -157,7 +172,8 @@ public final class Main implements Callable<Integer> {
           }
           ConductorVerticle v = new ConductorVerticle(c, token);
           vertx.deployVerticle(v).await(60, TimeUnit.SECONDS);
-          System.out.println("conductor: API on port " + v.apiPort() + ", metrics on " + v.opsPort());
+          System.out.println(
+              "conductor: API on port " + v.apiPort() + ", metrics on " + v.opsPort());
         }
         case "scheduler" -> {
           SchedulerVerticle v = new SchedulerVerticle(c);
@@ -166,7 +182,8 @@ public final class Main implements Callable<Integer> {
         }
         case "compute-agent" -> {
           if (!"simulated".equals(c.string(Options.HYPERVISOR))) {
-            System.err.println("hypervisor " + c.string(Options.HYPERVISOR) + " is not available in this build");
+            System.err.println(
+                "hypervisor " + c.string(Options.HYPERVISOR) + " is not available in this build");
             return 2;
           }
           SimulatedHypervisor hv =

@@ -38,8 +38,8 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /**
- * One live migration end to end: every service in one JVM (conductor with the API, scheduler,
- * three simulated compute agents) over a real broker and an H2 store. Subclasses pick the broker.
+ * One live migration end to end: every service in one JVM (conductor with the API, scheduler, three
+ * simulated compute agents) over a real broker and an H2 store. Subclasses pick the broker.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -63,7 +63,8 @@ abstract class LiveMigrationE2E {
   abstract BrokerFixture broker() throws Exception;
 
   static SimDomain guest(String uuid, String name, long memoryMb, long dirtyBps, long workingSet) {
-    return new SimDomain(uuid, name, 1, memoryMb, 10, "p1", "u1", "m1.small", dirtyBps, workingSet, false);
+    return new SimDomain(
+        uuid, name, 1, memoryMb, 10, "p1", "u1", "m1.small", dirtyBps, workingSet, false);
   }
 
   @BeforeAll
@@ -120,7 +121,8 @@ abstract class LiveMigrationE2E {
       List<String> queues = new ArrayList<>();
       queues.add(cleaner.topology().conductorQueue());
       queues.add(cleaner.topology().schedulerQueue());
-      for (String h : List.of("HostA", "HostB", "HostC")) queues.add(cleaner.topology().computeQueue(h));
+      for (String h : List.of("HostA", "HostB", "HostC"))
+        queues.add(cleaner.topology().computeQueue(h));
       queues.add(namespace + ".test-replies");
       cloud.stop().await(30, TimeUnit.SECONDS);
       onContext(() -> cleaner.deleteTopology(queues).compose(v -> cleaner.close()));
@@ -221,7 +223,8 @@ abstract class LiveMigrationE2E {
         "vm1 ACTIVE again",
         Duration.ofSeconds(30),
         () -> {
-          JsonArray ms = api.get("/servers/" + VM1 + "/migrations", "2.59").json().getJsonArray("migrations");
+          JsonArray ms =
+              api.get("/servers/" + VM1 + "/migrations", "2.59").json().getJsonArray("migrations");
           if (!ms.isEmpty()) {
             JsonObject m = ms.getJsonObject(0);
             processed.add(m.getLong("memory_processed_bytes"));
@@ -236,7 +239,8 @@ abstract class LiveMigrationE2E {
     assertEquals("HostC", m.getString("dest_compute"));
     assertTrue(processed.stream().distinct().count() >= 2, "memory processed moved: " + processed);
     assertTrue(remaining.stream().distinct().count() >= 2, "memory remaining moved: " + remaining);
-    assertTrue(processed.get(processed.size() - 1) > processed.get(0), "processed grew: " + processed);
+    assertTrue(
+        processed.get(processed.size() - 1) > processed.get(0), "processed grew: " + processed);
     assertTrue(m.getLong("downtime_ms") >= 0, "downtime recorded: " + m);
     // The domain moved on the hypervisors too.
     assertTrue(cloud.hypervisor("HostC").domain(VM1).isPresent());
@@ -349,7 +353,8 @@ abstract class LiveMigrationE2E {
         "ten messages parked",
         Duration.ofSeconds(10),
         () -> onContext(() -> bus.messageCount(bus.topology().parkedQueue())) >= 10);
-    io.vertx.rabbitmq.RabbitMQMessage parked = onContext(() -> bus.get(bus.topology().parkedQueue()));
+    io.vertx.rabbitmq.RabbitMQMessage parked =
+        onContext(() -> bus.get(bus.topology().parkedQueue()));
     assertTrue(
         String.valueOf(parked.properties().getHeaders().get("x-parked-reason")).length() > 0,
         "a parked message says why");
@@ -386,8 +391,11 @@ abstract class LiveMigrationE2E {
     Http.until(
         "the duplicate counted by HostC's consumer",
         Duration.ofSeconds(10),
-        () -> metric(scrape(cloud.agent("HostC").opsPort()), "livemigrate_bus_duplicates_total", null) >= 1);
-    assertEquals(1, got.stream().filter(e -> e.type().equals("step_result")).count(), "one reply: " + got);
+        () ->
+            metric(scrape(cloud.agent("HostC").opsPort()), "livemigrate_bus_duplicates_total", null)
+                >= 1);
+    assertEquals(
+        1, got.stream().filter(e -> e.type().equals("step_result")).count(), "one reply: " + got);
 
     // Two start_migration commands for one migration (distinct message ids): one transfer only.
     Envelope start1 =
@@ -408,10 +416,16 @@ abstract class LiveMigrationE2E {
         "HostB counted two start commands",
         Duration.ofSeconds(5),
         () ->
-            metric(scrape(cloud.agent("HostB").opsPort()), "livemigrate_agent_commands_total", "type=\"start_migration\"")
+            metric(
+                    scrape(cloud.agent("HostB").opsPort()),
+                    "livemigrate_agent_commands_total",
+                    "type=\"start_migration\"")
                 >= 2);
     assertEquals(1, got.stream().filter(e -> e.type().equals("migration_completed")).count());
-    assertEquals(0, got.stream().filter(e -> e.type().equals("migration_failed")).count(), "no second transfer attempt: " + got);
+    assertEquals(
+        0,
+        got.stream().filter(e -> e.type().equals("migration_failed")).count(),
+        "no second transfer attempt: " + got);
     onContext(bus::close);
   }
 
@@ -429,7 +443,8 @@ abstract class LiveMigrationE2E {
     String a = scrape(cloud.agent("HostB").opsPort());
     assertTrue(metric(a, "livemigrate_agent_migrations_total", "result=\"completed\"") >= 1, a);
     assertTrue(metric(a, "livemigrate_bus_published_total", null) > 0);
-    assertTrue(Http.raw("http://127.0.0.1:" + cloud.conductor().opsPort() + "/health").contains("\"UP\""));
+    assertTrue(
+        Http.raw("http://127.0.0.1:" + cloud.conductor().opsPort() + "/health").contains("\"UP\""));
   }
 
   @Test
@@ -445,7 +460,12 @@ abstract class LiveMigrationE2E {
                 && "running".equals(latestMigration(HOG2).getString("status")));
     long hogMigration = latestMigration(HOG2).getLong("id");
     MigrationRow before =
-        cloud.conductor().conductor().db(s -> s.migration(hogMigration)).await(10, TimeUnit.SECONDS).orElseThrow();
+        cloud
+            .conductor()
+            .conductor()
+            .db(s -> s.migration(hogMigration))
+            .await(10, TimeUnit.SECONDS)
+            .orElseThrow();
     long deadline = before.completionDeadlineMs;
     assertTrue(deadline > System.currentTimeMillis(), "deadline in the future");
     cloud.stopConductor().await(20, TimeUnit.SECONDS);
@@ -459,12 +479,28 @@ abstract class LiveMigrationE2E {
     assertEquals("COMPLETION_TIMEOUT", hog.getString("reason"));
     assertEquals("HostA", hostOf(HOG2));
     MigrationRow after =
-        cloud.conductor().conductor().db(s -> s.migrationByUuid(before.uuid)).await(10, TimeUnit.SECONDS).orElseThrow();
+        cloud
+            .conductor()
+            .conductor()
+            .db(s -> s.migrationByUuid(before.uuid))
+            .await(10, TimeUnit.SECONDS)
+            .orElseThrow();
     // The abort was decided at the original deadline, not one restarted from zero.
-    String abortAction = after.actions.stream().filter(a -> a.contains("COMPLETION_TIMEOUT")).findFirst().orElseThrow();
-    long abortAt = java.time.Instant.parse(abortAction.substring(0, abortAction.indexOf(' '))).toEpochMilli();
+    String abortAction =
+        after.actions.stream()
+            .filter(a -> a.contains("COMPLETION_TIMEOUT"))
+            .findFirst()
+            .orElseThrow();
+    long abortAt =
+        java.time.Instant.parse(abortAction.substring(0, abortAction.indexOf(' '))).toEpochMilli();
     assertTrue(
         Math.abs(abortAt - deadline) <= 1000,
-        "abort at " + abortAt + " vs deadline " + deadline + " (diff " + (abortAt - deadline) + " ms)");
+        "abort at "
+            + abortAt
+            + " vs deadline "
+            + deadline
+            + " (diff "
+            + (abortAt - deadline)
+            + " ms)");
   }
 }

@@ -5,8 +5,8 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The narrow hypervisor SPI the compute agent drives: a real libvirt implementation and a
- * simulated one sit behind it.
+ * The narrow hypervisor SPI the compute agent drives: a real libvirt implementation and a simulated
+ * one sit behind it.
  *
  * <p>Threading: every method except {@link #migrate} may block briefly (a libvirt call) and is
  * called from a worker thread, never from the event loop. {@link #migrate} returns at once; the
@@ -30,8 +30,8 @@ public interface Hypervisor extends AutoCloseable {
   List<Domain> listDomains();
 
   /**
-   * Destination side, before a migration: checks this host can take the instance and reserves
-   * what it needs (an incoming placeholder). Idempotent for the same uuid.
+   * Destination side, before a migration: checks this host can take the instance and reserves what
+   * it needs (an incoming placeholder). Idempotent for the same uuid.
    */
   void prepareIncoming(IncomingSpec spec) throws HypervisorException;
 

@@ -59,8 +59,8 @@ public enum MigrationStatus {
   }
 
   /**
-   * The one transition rule: forward only, never out of a final status. Staying is allowed (a
-   * retry stays in PREPARING).
+   * The one transition rule: forward only, never out of a final status. Staying is allowed (a retry
+   * stays in PREPARING).
    */
   public boolean canMoveTo(MigrationStatus next) {
     return !isFinal() && next.rank >= rank;

@@ -84,7 +84,8 @@ public final class EmbeddedBroker implements AutoCloseable {
           || n.getVirtualHost() == null
           || n.getVirtualHost().getState() != State.ACTIVE) {
         launcher.shutdown();
-        throw new IllegalStateException("embedded broker: vhost node " + n.getName() + " " + n.getState());
+        throw new IllegalStateException(
+            "embedded broker: vhost node " + n.getName() + " " + n.getState());
       }
     }
     int bound =

@@ -103,8 +103,8 @@ public final class Bus {
   }
 
   /**
-   * Connects and declares the shared topology. Must be called on the context that will use the
-   * bus (a verticle's start), and every later call must come from that context.
+   * Connects and declares the shared topology. Must be called on the context that will use the bus
+   * (a verticle's start), and every later call must come from that context.
    */
   public static Future<Bus> connect(
       Vertx vertx, BusSettings settings, Sender sender, MeterRegistry registry) {
@@ -178,8 +178,7 @@ public final class Bus {
         .map(
             consumer -> {
               consumers.add(consumer);
-              consumer.exceptionHandler(
-                  e -> LOG.warn("consumer of {}: {}", queue, e.toString()));
+              consumer.exceptionHandler(e -> LOG.warn("consumer of {}: {}", queue, e.toString()));
               consumer.handler(m -> onDelivery(s, m));
               return null;
             });
@@ -326,10 +325,7 @@ public final class Bus {
   /** Publishes raw bytes; for tests that need to send what no contract would. */
   public Future<Void> publishRaw(String exchange, String routingKey, Buffer body) {
     return confirmed(
-        exchange,
-        routingKey,
-        new AMQP.BasicProperties.Builder().deliveryMode(2).build(),
-        body);
+        exchange, routingKey, new AMQP.BasicProperties.Builder().deliveryMode(2).build(), body);
   }
 
   private Future<Void> confirmed(
@@ -388,7 +384,9 @@ public final class Bus {
     List<String> all = new ArrayList<>(queues);
     all.add(topology.parkedQueue());
     for (String q : all) {
-      f = f.compose(v -> client.queueDelete(q).<Void>mapEmpty().recover(e -> Future.succeededFuture()));
+      f =
+          f.compose(
+              v -> client.queueDelete(q).<Void>mapEmpty().recover(e -> Future.succeededFuture()));
     }
     for (String x : List.of(topology.commands(), topology.events(), topology.notifications())) {
       f = f.compose(v -> client.exchangeDelete(x).recover(e -> Future.succeededFuture()));
@@ -407,8 +405,8 @@ public final class Bus {
   }
 
   /**
-   * Closes the connection, which ends every consumer at once. The publisher is not stopped
-   * first: its stop waits for a send queue that a lost confirm can hold forever.
+   * Closes the connection, which ends every consumer at once. The publisher is not stopped first:
+   * its stop waits for a send queue that a lost confirm can hold forever.
    */
   public Future<Void> close() {
     closed = true;

@@ -16,7 +16,8 @@ final class BusMetrics {
     this.registry = registry;
     this.service = service;
     registry.gauge(
-        "livemigrate_bus_connected", io.micrometer.core.instrument.Tags.of("service", service),
+        "livemigrate_bus_connected",
+        io.micrometer.core.instrument.Tags.of("service", service),
         connected);
   }
 

@@ -1,8 +1,8 @@
 package io.livemigrate.common.bus;
 
 /**
- * Names of every exchange and queue, under one namespace so deployments (and test runs) can share
- * a broker without seeing each other's messages.
+ * Names of every exchange and queue, under one namespace so deployments (and test runs) can share a
+ * broker without seeing each other's messages.
  */
 public record Topology(String namespace) {
   public String commands() {

@@ -11,8 +11,8 @@ import java.util.Map;
 
 /**
  * Typed, validated configuration built once at start-up: defaults, then an INI file (nova.conf
- * style), then environment variables {@code LIVEMIGRATE_<SECTION>__<KEY>}, then explicit
- * overrides. Unknown keys and invalid values fail start-up with every problem listed.
+ * style), then environment variables {@code LIVEMIGRATE_<SECTION>__<KEY>}, then explicit overrides.
+ * Unknown keys and invalid values fail start-up with every problem listed.
  */
 public final class Config {
   private final Map<String, String> values;

@@ -5,8 +5,8 @@ import static io.livemigrate.common.contract.Checks.nonNegative;
 import static io.livemigrate.common.contract.Checks.notBlank;
 
 /**
- * Commands the conductor sends to compute agents. Agents reply with {@link
- * AgentEvents.StepResult} (or, for a started migration, with progress and a final outcome).
+ * Commands the conductor sends to compute agents. Agents reply with {@link AgentEvents.StepResult}
+ * (or, for a started migration, with progress and a final outcome).
  */
 public final class AgentCommands {
   private AgentCommands() {}

@@ -66,19 +66,46 @@ public record Envelope(
 
   public Envelope withMigration(String migrationId, String requestId) {
     return new Envelope(
-        type, version, id, correlationId, migrationId, requestId, seq, sentAt, sender, replyTo,
+        type,
+        version,
+        id,
+        correlationId,
+        migrationId,
+        requestId,
+        seq,
+        sentAt,
+        sender,
+        replyTo,
         payload);
   }
 
   public Envelope withSeq(long seq) {
     return new Envelope(
-        type, version, id, correlationId, migrationId, requestId, seq, sentAt, sender, replyTo,
+        type,
+        version,
+        id,
+        correlationId,
+        migrationId,
+        requestId,
+        seq,
+        sentAt,
+        sender,
+        replyTo,
         payload);
   }
 
   public Envelope withReplyTo(String replyTo, String correlationId) {
     return new Envelope(
-        type, version, id, correlationId, migrationId, requestId, seq, sentAt, sender, replyTo,
+        type,
+        version,
+        id,
+        correlationId,
+        migrationId,
+        requestId,
+        seq,
+        sentAt,
+        sender,
+        replyTo,
         payload);
   }
 
@@ -117,8 +144,8 @@ public record Envelope(
   }
 
   /**
-   * Parses an envelope; any structural problem is an {@link InvalidMessageException}, which the
-   * bus turns into a parked message.
+   * Parses an envelope; any structural problem is an {@link InvalidMessageException}, which the bus
+   * turns into a parked message.
    */
   public static Envelope fromJson(JsonObject o) {
     try {

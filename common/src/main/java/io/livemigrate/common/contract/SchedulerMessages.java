@@ -52,14 +52,13 @@ public final class SchedulerMessages {
   }
 
   /**
-   * The operator's view of a compute service, published by the conductor whenever it changes and
-   * at start, so the scheduler never picks a disabled or forced-down host.
+   * The operator's view of a compute service, published by the conductor whenever it changes and at
+   * start, so the scheduler never picks a disabled or forced-down host.
    *
    * <p>Version history: 1 - initial.
    */
   public record ServiceStatus(
-      String host, boolean disabled, String disabledReason, boolean forcedDown)
-      implements Message {
+      String host, boolean disabled, String disabledReason, boolean forcedDown) implements Message {
     public static final int VERSION = 1;
 
     public ServiceStatus {

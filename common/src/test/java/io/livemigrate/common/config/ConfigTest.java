@@ -17,7 +17,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 class ConfigTest {
-  private static final String TIMEOUT_ENV = "LIVEMIGRATE_LIBVIRT__LIVE_MIGRATION_COMPLETION_TIMEOUT";
+  private static final String TIMEOUT_ENV =
+      "LIVEMIGRATE_LIBVIRT__LIVE_MIGRATION_COMPLETION_TIMEOUT";
 
   @TempDir Path dir;
 
@@ -87,16 +88,22 @@ class ConfigTest {
         Config.load(
             ini,
             Map.of(
-                TIMEOUT_ENV, "1200",
-                "LIVEMIGRATE_DEFAULT__REPORT_INTERVAL", "7",
-                "PATH", "/usr/bin",
-                "LIVEMIGRATE_HOME", "/opt/livemigrate"),
+                TIMEOUT_ENV,
+                "1200",
+                "LIVEMIGRATE_DEFAULT__REPORT_INTERVAL",
+                "7",
+                "PATH",
+                "/usr/bin",
+                "LIVEMIGRATE_HOME",
+                "/opt/livemigrate"),
             Map.of());
     assertEquals(1200, withEnv.integer(Options.COMPLETION_TIMEOUT), "env overrides file");
     assertEquals(7, withEnv.integer(Options.REPORT_INTERVAL), "env overrides file");
     assertEquals(30, withEnv.integer(Options.SERVICE_DOWN_TIME), "file value kept");
-    assertEquals(500, Config.load(null, Map.of(TIMEOUT_ENV, "1"), Map.of())
-        .integer(Options.DOWNTIME), "env alone leaves defaults");
+    assertEquals(
+        500,
+        Config.load(null, Map.of(TIMEOUT_ENV, "1"), Map.of()).integer(Options.DOWNTIME),
+        "env alone leaves defaults");
 
     Config withOverride =
         Config.load(
@@ -138,8 +145,7 @@ class ConfigTest {
 
   @Test
   void unreadableFileFails() {
-    ConfigException e =
-        fails(() -> Config.load(dir.resolve("missing.conf"), Map.of(), Map.of()));
+    ConfigException e = fails(() -> Config.load(dir.resolve("missing.conf"), Map.of(), Map.of()));
     assertMentions(e.problems().get(0), "cannot read", "missing.conf");
   }
 
@@ -153,8 +159,7 @@ class ConfigTest {
   void unknownOverrideFails() {
     ConfigException e = fails(() -> Config.defaults(Map.of("libvirt.nope", "1")));
     assertMentions(e.problems().get(0), "unknown option libvirt.nope");
-    ConfigException e2 =
-        fails(() -> Config.defaults(Map.of()).with(Map.of("libvirt.nope", "1")));
+    ConfigException e2 = fails(() -> Config.defaults(Map.of()).with(Map.of("libvirt.nope", "1")));
     assertMentions(e2.problems().get(0), "unknown option libvirt.nope");
   }
 
@@ -200,19 +205,21 @@ class ConfigTest {
     ConfigException e = fails(() -> Config.load(ini, Map.of(), Map.of()));
     List<String> p = e.problems();
     assertEquals(3, p.size(), "three problems, three entries: " + p);
-    assertTrue(p.stream().anyMatch(s -> s.contains("unknown option DEFAULT.report_intervall")), p.toString());
-    assertTrue(p.stream().anyMatch(s -> s.contains("live_migration_downtime: 50 is below")), p.toString());
-    assertTrue(p.stream().anyMatch(s -> s.contains("live_migration_timeout_action: 'pause'")), p.toString());
+    assertTrue(
+        p.stream().anyMatch(s -> s.contains("unknown option DEFAULT.report_intervall")),
+        p.toString());
+    assertTrue(
+        p.stream().anyMatch(s -> s.contains("live_migration_downtime: 50 is below")), p.toString());
+    assertTrue(
+        p.stream().anyMatch(s -> s.contains("live_migration_timeout_action: 'pause'")),
+        p.toString());
   }
 
   @Test
   void problemsFromFileAndEnvironmentAreListedTogether() throws IOException {
     Path ini = write("[libvirt]", "live_migration_permit_auto_converge = maybe");
     ConfigException e =
-        fails(
-            () ->
-                Config.load(
-                    ini, Map.of("LIVEMIGRATE_X__Y", "1", TIMEOUT_ENV, "-5"), Map.of()));
+        fails(() -> Config.load(ini, Map.of("LIVEMIGRATE_X__Y", "1", TIMEOUT_ENV, "-5"), Map.of()));
     assertEquals(3, e.problems().size(), e.problems().toString());
   }
 

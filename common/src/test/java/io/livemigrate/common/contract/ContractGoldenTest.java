@@ -53,8 +53,9 @@ class ContractGoldenTest {
   }
 
   /**
-   * What every registered record looks like. Changing a record without bumping its VERSION, updating
-   * this table and adding a golden sample fails {@link #recordShapesMatchTheirFingerprints()}.
+   * What every registered record looks like. Changing a record without bumping its VERSION,
+   * updating this table and adding a golden sample fails {@link
+   * #recordShapesMatchTheirFingerprints()}.
    */
   private static final Map<String, Fingerprint> FINGERPRINTS =
       Map.ofEntries(
@@ -110,8 +111,7 @@ class ContractGoldenTest {
               Fingerprint.of(1, "instanceUuid:String", "mode:String", "reason:String")),
           Map.entry(
               "tune_migration",
-              Fingerprint.of(
-                  1, "instanceUuid:String", "maxDowntimeMs:int", "bandwidthMibps:long")),
+              Fingerprint.of(1, "instanceUuid:String", "maxDowntimeMs:int", "bandwidthMibps:long")),
           Map.entry(
               "post_at_destination", Fingerprint.of(1, "instanceUuid:String", "sourceHost:String")),
           Map.entry("rollback_at_destination", Fingerprint.of(1, "instanceUuid:String")),
@@ -226,7 +226,8 @@ class ContractGoldenTest {
     assertEquals(
         golden,
         reencoded.toJson(),
-        type + ": re-encoding the decoded record must reproduce the golden JSON; if the record"
+        type
+            + ": re-encoding the decoded record must reproduce the golden JSON; if the record"
             + " changed, "
             + BUMP);
     assertEquals(body, Contracts.decode(Envelope.fromJson(reencoded.toJson())));
@@ -265,9 +266,7 @@ class ContractGoldenTest {
     Set<String> present;
     try (Stream<Path> files = Files.list(contractsDir())) {
       present =
-          files
-              .map(p -> p.getFileName().toString())
-              .collect(Collectors.toCollection(TreeSet::new));
+          files.map(p -> p.getFileName().toString()).collect(Collectors.toCollection(TreeSet::new));
     }
     present.removeAll(expected);
     assertTrue(
@@ -426,8 +425,7 @@ class ContractGoldenTest {
   @Test
   void wrongFieldTypesAreRejected() {
     assertInvalid(
-        payloadEdit("prepare_destination", p -> p.put("memoryMb", "a lot")),
-        "PrepareDestination");
+        payloadEdit("prepare_destination", p -> p.put("memoryMb", "a lot")), "PrepareDestination");
     assertInvalid(
         payloadEdit("prepare_destination", p -> p.put("vcpus", "four")), "PrepareDestination");
     assertInvalid(
@@ -452,8 +450,7 @@ class ContractGoldenTest {
     }
     assertInvalid(payloadEdit("prepare_destination", p -> p.put("memoryMb", -1)), "memoryMb");
     assertInvalid(payloadEdit("select_destinations", p -> p.put("diskGb", -40)), "diskGb");
-    JsonObject badInstance =
-        golden("host_report", 1);
+    JsonObject badInstance = golden("host_report", 1);
     badInstance
         .getJsonObject("payload")
         .getJsonArray("instances")
@@ -487,7 +484,9 @@ class ContractGoldenTest {
     assertThrows(InvalidMessageException.class, () -> StepResult.failed("prepare", null, "x"));
     // A successful step needs none.
     Message ok =
-        decode(payloadEdit("step_result", p -> p.put("ok", true).putNull("reason").putNull("message")));
+        decode(
+            payloadEdit(
+                "step_result", p -> p.put("ok", true).putNull("reason").putNull("message")));
     assertEquals(StepResult.ok("prepare"), ok);
   }
 

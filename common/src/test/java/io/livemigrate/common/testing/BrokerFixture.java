@@ -8,10 +8,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The broker a test runs against: the RabbitMQ server on 127.0.0.1:5672 when it answers (it does
- * on CI), else Testcontainers' RabbitMQ where a Docker engine runs, else the embedded broker. It
- * logs which. Each fixture also hands out a fresh bus namespace so runs never see each other's
- * queues on a shared server.
+ * The broker a test runs against: the RabbitMQ server on 127.0.0.1:5672 when it answers (it does on
+ * CI), else Testcontainers' RabbitMQ where a Docker engine runs, else the embedded broker. It logs
+ * which. Each fixture also hands out a fresh bus namespace so runs never see each other's queues on
+ * a shared server.
  */
 public final class BrokerFixture implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(BrokerFixture.class);
@@ -66,9 +66,7 @@ public final class BrokerFixture implements AutoCloseable {
       c.start();
       LOG.info("broker fixture: Testcontainers RabbitMQ at {}", c.getAmqpUrl());
       return new BrokerFixture(
-          Kind.TESTCONTAINERS,
-          "amqp://guest:guest@" + c.getHost() + ":" + c.getAmqpPort(),
-          c);
+          Kind.TESTCONTAINERS, "amqp://guest:guest@" + c.getHost() + ":" + c.getAmqpPort(), c);
     } catch (Throwable e) {
       LOG.info("broker fixture: Testcontainers unavailable ({})", e.toString());
       return null;

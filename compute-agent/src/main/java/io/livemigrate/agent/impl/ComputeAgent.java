@@ -59,6 +59,7 @@ public final class ComputeAgent {
   private final WorkerExecutor workers;
   private final MeterRegistry registry;
   private final Map<String, Job> jobs = new ConcurrentHashMap<>();
+
   /** Migrations already started here, so a repeated start_migration has no second effect. */
   private final Map<String, Boolean> started =
       new LinkedHashMap<>() {
@@ -232,9 +233,9 @@ public final class ComputeAgent {
             return reply(env, StepResult.ok(step));
           }
           Throwable e = ar.cause();
-          String reason =
-              e instanceof HypervisorException he ? he.reason() : "HYPERVISOR_ERROR";
-          LOG.error("{} {} failed on {}: {} ({})", ctx, step, settings.host(), e.getMessage(), reason);
+          String reason = e instanceof HypervisorException he ? he.reason() : "HYPERVISOR_ERROR";
+          LOG.error(
+              "{} {} failed on {}: {} ({})", ctx, step, settings.host(), e.getMessage(), reason);
           return reply(env, StepResult.failed(step, reason, e.getMessage()));
         });
   }
@@ -296,16 +297,16 @@ public final class ComputeAgent {
                 Throwable e = ar.cause();
                 String reason =
                     e instanceof HypervisorException he ? he.reason() : "HYPERVISOR_ERROR";
-                LOG.error("{} live migration could not start: {} ({})", ctx, e.getMessage(), reason);
-                return send(job, new MigrationFailed(s.instanceUuid(), reason, e.getMessage(), false, 0));
+                LOG.error(
+                    "{} live migration could not start: {} ({})", ctx, e.getMessage(), reason);
+                return send(
+                    job, new MigrationFailed(s.instanceUuid(), reason, e.getMessage(), false, 0));
               }
               jobs.put(mid, job);
               job.timer =
-                  vertx.setPeriodic(
-                      1, settings.progressIntervalMs(), t -> sendProgress(job));
+                  vertx.setPeriodic(1, settings.progressIntervalMs(), t -> sendProgress(job));
               ar.result()
-                  .whenComplete(
-                      (res, err) -> vertx.runOnContext(v -> finished(job, res, err)));
+                  .whenComplete((res, err) -> vertx.runOnContext(v -> finished(job, res, err)));
               return Future.<Void>succeededFuture();
             });
   }
@@ -337,8 +338,7 @@ public final class ComputeAgent {
                           st.iteration(),
                           st.expectedDowntimeMs(),
                           st.elapsedMs()))
-                  .onFailure(
-                      e -> LOG.warn("{} progress not published: {}", job.ctx, e.toString()));
+                  .onFailure(e -> LOG.warn("{} progress not published: {}", job.ctx, e.toString()));
             });
   }
 
@@ -369,7 +369,8 @@ public final class ComputeAgent {
               res.elapsedMs(),
               res.mode());
     } else {
-      Throwable cause = err instanceof java.util.concurrent.CompletionException ? err.getCause() : err;
+      Throwable cause =
+          err instanceof java.util.concurrent.CompletionException ? err.getCause() : err;
       String reason = cause instanceof HypervisorException he ? he.reason() : "HYPERVISOR_ERROR";
       boolean cancelled = "CANCELLED".equals(reason);
       result = cancelled ? "cancelled" : "failed";
@@ -382,7 +383,9 @@ public final class ComputeAgent {
             cause.getMessage(),
             reason);
       }
-      outcome = new MigrationFailed(job.instanceUuid, reason, String.valueOf(cause.getMessage()), cancelled, 0);
+      outcome =
+          new MigrationFailed(
+              job.instanceUuid, reason, String.valueOf(cause.getMessage()), cancelled, 0);
     }
     Counter.builder("livemigrate_agent_migrations")
         .description("Outbound migrations this agent ran, by result")

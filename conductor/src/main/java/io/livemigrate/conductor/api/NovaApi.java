@@ -31,17 +31,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Nova-compatible compute API (v2.1, microversioned) over the conductor: what the stock
- * {@code openstack} and {@code nova} clients need for live migration. Every response carries
- * {@code X-Compute-Request-Id}; the same id is on every log line the request causes, in every
- * service. Errors use Nova's shape, e.g. {@code {"badRequest": {"code": 400, "message": "..."}}}.
+ * The Nova-compatible compute API (v2.1, microversioned) over the conductor: what the stock {@code
+ * openstack} and {@code nova} clients need for live migration. Every response carries {@code
+ * X-Compute-Request-Id}; the same id is on every log line the request causes, in every service.
+ * Errors use Nova's shape, e.g. {@code {"badRequest": {"code": 400, "message": "..."}}}.
  */
 public final class NovaApi {
   private static final Logger LOG = LoggerFactory.getLogger(NovaApi.class);
   public static final String MIN_VERSION = "2.1";
   public static final String MAX_VERSION = "2.65";
   private static final Pattern UUID_RE =
-      Pattern.compile("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
+      Pattern.compile(
+          "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
   private static final DateTimeFormatter NOVA_TIME =
       DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS").withZone(ZoneOffset.UTC);
   private static final DateTimeFormatter SERVER_TIME =
@@ -74,7 +75,9 @@ public final class NovaApi {
     Router r = Router.router(vertx);
     r.route().handler(this::requestId);
     r.route().handler(BodyHandler.create().setBodyLimit(64 * 1024));
-    r.get("/").handler(ctx -> ctx.json(new JsonObject().put("versions", new JsonArray().add(version(ctx)))));
+    r.get("/")
+        .handler(
+            ctx -> ctx.json(new JsonObject().put("versions", new JsonArray().add(version(ctx)))));
     r.get("/v2.1").handler(ctx -> ctx.json(new JsonObject().put("version", version(ctx))));
     r.get("/v2.1/").handler(ctx -> ctx.json(new JsonObject().put("version", version(ctx))));
     r.route("/v2.1/*").handler(this::authenticate);
@@ -112,7 +115,10 @@ public final class NovaApi {
     ctx.addEndHandler(
         v -> {
           int status = ctx.response().getStatusCode();
-          String route = ctx.currentRoute() == null ? "unmatched" : String.valueOf(ctx.currentRoute().getPath());
+          String route =
+              ctx.currentRoute() == null
+                  ? "unmatched"
+                  : String.valueOf(ctx.currentRoute().getPath());
           Timer.builder("livemigrate_api_requests")
               .description("API requests by method, route and status")
               .tags(
@@ -166,20 +172,32 @@ public final class NovaApi {
   private void microversion(RoutingContext ctx) {
     String v = ctx.request().getHeader("X-OpenStack-Nova-API-Version");
     String generic = ctx.request().getHeader("OpenStack-API-Version");
-    if (generic != null && generic.trim().startsWith("compute ")) v = generic.trim().substring(8).trim();
+    if (generic != null && generic.trim().startsWith("compute "))
+      v = generic.trim().substring(8).trim();
     if (v == null || v.isBlank()) v = MIN_VERSION;
     if (v.equalsIgnoreCase("latest")) v = MAX_VERSION;
     int[] parsed = parseVersion(v);
     if (parsed == null) {
-      error(ctx, 400, "API Version String " + v + " is of invalid format. Must be of format MajorNum.MinorNum.");
+      error(
+          ctx,
+          400,
+          "API Version String "
+              + v
+              + " is of invalid format. Must be of format MajorNum.MinorNum.");
       return;
     }
-    if (compare(parsed, parseVersion(MIN_VERSION)) < 0 || compare(parsed, parseVersion(MAX_VERSION)) > 0) {
+    if (compare(parsed, parseVersion(MIN_VERSION)) < 0
+        || compare(parsed, parseVersion(MAX_VERSION)) > 0) {
       error(
           ctx,
           406,
-          "Version " + v + " is not supported by the API. Minimum is " + MIN_VERSION
-              + " and maximum is " + MAX_VERSION + ".");
+          "Version "
+              + v
+              + " is not supported by the API. Minimum is "
+              + MIN_VERSION
+              + " and maximum is "
+              + MAX_VERSION
+              + ".");
       return;
     }
     String canonical = parsed[0] + "." + parsed[1];
@@ -379,7 +397,12 @@ public final class NovaApi {
     }
     Object raw = body.getValue("os-migrateLive");
     if (!(raw instanceof JsonObject args)) {
-      error(ctx, 400, "Invalid input for field/attribute os-migrateLive. Value: " + raw + ". It is not an object.");
+      error(
+          ctx,
+          400,
+          "Invalid input for field/attribute os-migrateLive. Value: "
+              + raw
+              + ". It is not an object.");
       return;
     }
     String host;
@@ -433,12 +456,22 @@ public final class NovaApi {
     Object h = args.getValue("host");
     if (h != null && !(h instanceof String)) {
       throw new ApiException(
-          400, "Invalid input for field/attribute host. Value: " + h + ". " + h + " is not of type 'string', 'null'");
+          400,
+          "Invalid input for field/attribute host. Value: "
+              + h
+              + ". "
+              + h
+              + " is not of type 'string', 'null'");
     }
     Object force = args.getValue("force");
     if (force != null && !(force instanceof Boolean)) {
       throw new ApiException(
-          400, "Invalid input for field/attribute force. Value: " + force + ". " + force + " is not of type 'boolean'");
+          400,
+          "Invalid input for field/attribute force. Value: "
+              + force
+              + ". "
+              + force
+              + " is not of type 'boolean'");
     }
     String host = (String) h;
     if (host != null && (host.isEmpty() || host.length() > 255)) {
@@ -455,8 +488,12 @@ public final class NovaApi {
     }
     throw new ApiException(
         400,
-        "Invalid input for field/attribute block_migration. Value: " + v + ". " + v
-            + " is not of type 'boolean'" + (atLeast(ctx, 25) ? " or 'auto'" : ""));
+        "Invalid input for field/attribute block_migration. Value: "
+            + v
+            + ". "
+            + v
+            + " is not of type 'boolean'"
+            + (atLeast(ctx, 25) ? " or 'auto'" : ""));
   }
 
   private static JsonObject jsonBody(RoutingContext ctx) {
@@ -517,13 +554,17 @@ public final class NovaApi {
       return;
     }
     conductor
-        .db(s -> s.instance(id).map(i -> {
-          try {
-            return s.migrations(id, null, null, 0);
-          } catch (java.sql.SQLException e) {
-            throw new IllegalStateException(e);
-          }
-        }))
+        .db(
+            s ->
+                s.instance(id)
+                    .map(
+                        i -> {
+                          try {
+                            return s.migrations(id, null, null, 0);
+                          } catch (java.sql.SQLException e) {
+                            throw new IllegalStateException(e);
+                          }
+                        }))
         .onSuccess(
             opt -> {
               if (opt.isEmpty()) {
@@ -551,7 +592,12 @@ public final class NovaApi {
               MigrationRow m = opt.map(this::fresh).orElse(null);
               if (m == null || !m.instanceUuid.equals(serverId) || !m.status.isInProgress()) {
                 throw new ApiException(
-                    404, "In-progress live migration " + mid + " is not found for server " + serverId + ".");
+                    404,
+                    "In-progress live migration "
+                        + mid
+                        + " is not found for server "
+                        + serverId
+                        + ".");
               }
               return m;
             });
@@ -588,7 +634,12 @@ public final class NovaApi {
               if (m.status != MigrationStatus.RUNNING && !atLeast(ctx, 65)) {
                 throw new ApiException(
                     400,
-                    "Migration " + mid + " state of instance " + id + " is " + m.status.wire()
+                    "Migration "
+                        + mid
+                        + " state of instance "
+                        + id
+                        + " is "
+                        + m.status.wire()
                         + ". Cannot abort live migration.");
               }
               return conductor.abort(m.uuid, ctx.get("reqId"));
@@ -625,7 +676,10 @@ public final class NovaApi {
     String status = ctx.queryParams().get("status");
     int limit;
     try {
-      limit = ctx.queryParams().contains("limit") ? Integer.parseInt(ctx.queryParams().get("limit")) : 1000;
+      limit =
+          ctx.queryParams().contains("limit")
+              ? Integer.parseInt(ctx.queryParams().get("limit"))
+              : 1000;
       if (limit < 0) throw new NumberFormatException();
     } catch (NumberFormatException e) {
       error(ctx, 400, "Invalid input for query parameters limit.");

@@ -47,7 +47,10 @@ public final class ConductorVerticle extends VerticleBase {
             s -> {
               store = s;
               return Bus.connect(
-                  vertx, BusSettings.from(config), new Sender("conductor", settings.host()), registry);
+                  vertx,
+                  BusSettings.from(config),
+                  new Sender("conductor", settings.host()),
+                  registry);
             })
         .compose(
             b -> {

@@ -162,9 +162,10 @@ public final class Conductor {
             opt -> {
               InstanceRow inst =
                   opt.orElseThrow(
-                      () -> new ApiException(404, "Instance " + instanceUuid + " could not be found."));
-              if (activeByInstance.containsKey(instanceUuid)
-                  || "MIGRATING".equals(inst.status())) {
+                      () ->
+                          new ApiException(
+                              404, "Instance " + instanceUuid + " could not be found."));
+              if (activeByInstance.containsKey(instanceUuid) || "MIGRATING".equals(inst.status())) {
                 throw new ApiException(
                     409,
                     "Cannot 'os-migrateLive' instance "
@@ -204,13 +205,14 @@ public final class Conductor {
               m.updatedMs = now;
               m.step = STEP_SELECT;
               m.stepDeadlineMs = now + settings.prepareTimeoutMs();
-              InstanceRow migrating = inst.withHostStatus(inst.host(), "MIGRATING", "migrating", now);
+              InstanceRow migrating =
+                  inst.withHostStatus(inst.host(), "MIGRATING", "migrating", now);
               // Reserve before the write so a concurrent request for the same instance is refused.
               activeByInstance.put(instanceUuid, m.uuid);
               return db(s -> {
-                        s.createMigration(m, migrating);
-                        return m;
-                      })
+                    s.createMigration(m, migrating);
+                    return m;
+                  })
                   .onFailure(e -> activeByInstance.remove(instanceUuid))
                   .onSuccess(
                       saved -> {
@@ -239,7 +241,8 @@ public final class Conductor {
               if (m.status.isFinal()) {
                 return Future.failedFuture(new ApiException(400, "Migration is not in progress."));
               }
-              if (m.status == MigrationStatus.POSTCOPY || m.status == MigrationStatus.POST_MIGRATING) {
+              if (m.status == MigrationStatus.POSTCOPY
+                  || m.status == MigrationStatus.POST_MIGRATING) {
                 return Future.failedFuture(
                     new ApiException(
                         400,
@@ -326,7 +329,8 @@ public final class Conductor {
         ar -> {
           if (chains.get(migrationUuid) == next) chains.remove(migrationUuid);
           if (ar.failed() && !(ar.cause() instanceof ApiException)) {
-            LOG.warn("[migration {}] event handling failed: {}", migrationUuid, ar.cause().toString());
+            LOG.warn(
+                "[migration {}] event handling failed: {}", migrationUuid, ar.cause().toString());
           }
         });
     return next;
@@ -343,7 +347,8 @@ public final class Conductor {
     MigrationRow m = active.get(env.migrationId());
     if (m == null) {
       // Finished or unknown: a late duplicate or a reply to a step already decided.
-      LOG.debug("[migration {}] {} for no unfinished migration ignored", env.migrationId(), env.type());
+      LOG.debug(
+          "[migration {}] {} for no unfinished migration ignored", env.migrationId(), env.type());
       return Future.succeededFuture();
     }
     return serialize(
@@ -558,9 +563,11 @@ public final class Conductor {
               long now = System.currentTimeMillis();
               boolean postCopy = src.map(HostRow::permitPostCopy).orElse(false);
               // Nova: auto-converge only when post-copy is not enabled.
-              boolean autoConverge = !postCopy && src.map(HostRow::permitAutoConverge).orElse(false);
+              boolean autoConverge =
+                  !postCopy && src.map(HostRow::permitAutoConverge).orElse(false);
               double dataGb =
-                  Timeouts.dataGb(m.memoryTotal / (1024 * 1024), m.diskTotal >> 30, m.blockMigration);
+                  Timeouts.dataGb(
+                      m.memoryTotal / (1024 * 1024), m.diskTotal >> 30, m.blockMigration);
               m.completionTimeoutS =
                   Timeouts.completionTimeoutSeconds(settings.completionTimeoutPerGiB(), dataGb);
               m.moveTo(MigrationStatus.RUNNING, now);
@@ -577,7 +584,9 @@ public final class Conductor {
                       postCopy,
                       settings.bandwidthMibps(),
                       Math.max(
-                          1, Timeouts.initialDowntimeMs(settings.downtimeMs(), settings.downtimeSteps())));
+                          1,
+                          Timeouts.initialDowntimeMs(
+                              settings.downtimeMs(), settings.downtimeSteps())));
               LOG.info(
                   "{} starting transfer {} -> {}; completion timeout {} s ({} s/GiB x {} GiB)",
                   ctx(m),
@@ -679,7 +688,8 @@ public final class Conductor {
     if (m.status.rank() >= MigrationStatus.POST_MIGRATING.rank()) return Future.succeededFuture();
     if (f.cancelled() && m.abortReason != null) {
       Reason r = Reason.valueOf(m.abortReason);
-      MigrationStatus st = r == Reason.USER_ABORT ? MigrationStatus.CANCELLED : MigrationStatus.FAILED;
+      MigrationStatus st =
+          r == Reason.USER_ABORT ? MigrationStatus.CANCELLED : MigrationStatus.FAILED;
       String msg =
           r == Reason.COMPLETION_TIMEOUT
               ? "live migration not completed after " + m.completionTimeoutS + " sec; aborted"
@@ -701,7 +711,9 @@ public final class Conductor {
         .compose(
             v ->
                 agents.toCompute(
-                    m.sourceCompute, m, new AbortMigration(m.instanceUuid, why.name(), afterSeconds)))
+                    m.sourceCompute,
+                    m,
+                    new AbortMigration(m.instanceUuid, why.name(), afterSeconds)))
         .onSuccess(v -> arm(m));
   }
 
@@ -758,7 +770,8 @@ public final class Conductor {
   }
 
   private Future<Void> onCompletionDeadline(MigrationRow m, long timerId) {
-    if (!Long.valueOf(timerId).equals(completionTimers.get(m.uuid))) return Future.succeededFuture();
+    if (!Long.valueOf(timerId).equals(completionTimers.get(m.uuid)))
+      return Future.succeededFuture();
     completionTimers.remove(m.uuid);
     if (m.status != MigrationStatus.RUNNING || m.abortReason != null) {
       return Future.succeededFuture();
@@ -791,33 +804,43 @@ public final class Conductor {
               "The scheduler did not answer within " + settings.prepareTimeoutMs() / 1000 + " s.");
       case STEP_PREPARE ->
           prepareFailed(
-              m,
-              "DEST_AGENT_LOST: no answer within " + settings.prepareTimeoutMs() / 1000 + " s");
+              m, "DEST_AGENT_LOST: no answer within " + settings.prepareTimeoutMs() / 1000 + " s");
       case STEP_START -> {
         // The source may still start late: ask it to abort so the VM stays where it is.
         agents.toCompute(
-            m.sourceCompute, m, new AbortMigration(m.instanceUuid, Reason.SOURCE_AGENT_LOST.name(), 0));
+            m.sourceCompute,
+            m,
+            new AbortMigration(m.instanceUuid, Reason.SOURCE_AGENT_LOST.name(), 0));
         yield finish(
             m,
             MigrationStatus.FAILED,
             Reason.SOURCE_AGENT_LOST,
-            "The source compute " + m.sourceCompute + " did not start the migration within "
-                + settings.startTimeoutMs() / 1000 + " s.");
+            "The source compute "
+                + m.sourceCompute
+                + " did not start the migration within "
+                + settings.startTimeoutMs() / 1000
+                + " s.");
       }
       case STEP_ABORT ->
           finish(
               m,
               MigrationStatus.ERROR,
               Reason.SOURCE_AGENT_LOST,
-              "The source compute " + m.sourceCompute + " did not confirm the abort within "
-                  + settings.rollbackTimeoutMs() / 1000 + " s; where the instance runs is unknown.");
+              "The source compute "
+                  + m.sourceCompute
+                  + " did not confirm the abort within "
+                  + settings.rollbackTimeoutMs() / 1000
+                  + " s; where the instance runs is unknown.");
       case STEP_POST ->
           finish(
               m,
               MigrationStatus.ERROR,
               Reason.DEST_AGENT_LOST,
-              "The destination " + m.destCompute + " did not confirm post-migration within "
-                  + settings.postTimeoutMs() / 1000 + " s.");
+              "The destination "
+                  + m.destCompute
+                  + " did not confirm post-migration within "
+                  + settings.postTimeoutMs() / 1000
+                  + " s.");
       default -> Future.succeededFuture();
     };
   }
@@ -834,10 +857,11 @@ public final class Conductor {
   // ------------------------------------------------------------------ the end
 
   /**
-   * Ends a migration: the final status and reason, the instance's host and status, the rollback
-   * at the destination when the instance stays on the source, the notification and the metrics.
+   * Ends a migration: the final status and reason, the instance's host and status, the rollback at
+   * the destination when the instance stays on the source, the notification and the metrics.
    */
-  private Future<Void> finish(MigrationRow m, MigrationStatus status, Reason reason, String message) {
+  private Future<Void> finish(
+      MigrationRow m, MigrationStatus status, Reason reason, String message) {
     long now = System.currentTimeMillis();
     m.moveTo(status, now);
     m.reason = reason.name();

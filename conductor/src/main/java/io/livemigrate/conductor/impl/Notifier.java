@@ -54,8 +54,7 @@ final class Notifier {
             .put("seq", seq)
             .put("payload", payload);
     if (m.status.isFinal()) seqs.remove(m.uuid);
-    return bus.publishJson(
-            bus.topology().notifications(), eventType, n.getString("message_id"), n)
+    return bus.publishJson(bus.topology().notifications(), eventType, n.getString("message_id"), n)
         .onFailure(
             e ->
                 LOG.warn(

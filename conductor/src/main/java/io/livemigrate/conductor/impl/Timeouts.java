@@ -7,8 +7,8 @@ public final class Timeouts {
   private static final double MIB_PER_GIB = 1024.0;
 
   /**
-   * The data a migration moves, in GiB, as Nova counts it: RAM, plus each disk for block
-   * migration, each counted as at least 2 GiB.
+   * The data a migration moves, in GiB, as Nova counts it: RAM, plus each disk for block migration,
+   * each counted as at least 2 GiB.
    */
   public static double dataGb(long memoryMb, long diskGb, boolean blockMigration) {
     double ram = Math.max(memoryMb / MIB_PER_GIB, 2.0);
@@ -17,8 +17,8 @@ public final class Timeouts {
   }
 
   /**
-   * {@code live_migration_completion_timeout} scaled by the data: seconds, 0 = no timeout.
-   * Nova truncates to whole seconds.
+   * {@code live_migration_completion_timeout} scaled by the data: seconds, 0 = no timeout. Nova
+   * truncates to whole seconds.
    */
   public static long completionTimeoutSeconds(long perGiB, double dataGb) {
     return (long) (perGiB * dataGb);

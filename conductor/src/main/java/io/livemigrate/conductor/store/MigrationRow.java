@@ -5,8 +5,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One migration as stored. Mutable, owned by the conductor's event-loop context; the store writes
- * a copy of the whole row.
+ * One migration as stored. Mutable, owned by the conductor's event-loop context; the store writes a
+ * copy of the whole row.
  */
 public final class MigrationRow {
   public long id;
@@ -36,12 +36,14 @@ public final class MigrationRow {
   public String mode;
   public long lastSeq;
   public List<String> triedHosts = new ArrayList<>();
+
   /** The step whose answer is awaited (select, prepare, start, monitor, abort, post). */
   public String step;
 
   public long stepDeadlineMs;
   public long completionDeadlineMs;
   public long completionTimeoutS;
+
   /** Why an abort was asked for, so the agent's "cancelled" maps to the right reason. */
   public String abortReason;
 

@@ -336,9 +336,7 @@ public final class Store implements AutoCloseable {
 
   // ---------------------------------------------------------------- migrations
 
-  /**
-   * Creates a migration and marks its instance MIGRATING in one transaction; sets {@code m.id}.
-   */
+  /** Creates a migration and marks its instance MIGRATING in one transaction; sets {@code m.id}. */
   public void createMigration(MigrationRow m, InstanceRow migrating) throws SQLException {
     conn.setAutoCommit(false);
     try {

@@ -25,12 +25,14 @@ public final class SchedulerVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    return Bus.connect(vertx, BusSettings.from(config), new Sender("scheduler", config.host()), registry)
+    return Bus.connect(
+            vertx, BusSettings.from(config), new Sender("scheduler", config.host()), registry)
         .compose(
             b -> {
               bus = b;
               SchedulerService svc =
-                  new SchedulerService(b, config.longValue(Options.SERVICE_DOWN_TIME) * 1000, registry);
+                  new SchedulerService(
+                      b, config.longValue(Options.SERVICE_DOWN_TIME) * 1000, registry);
               return svc.start()
                   .compose(
                       v ->

@@ -13,8 +13,8 @@ import java.util.Map;
 
 /**
  * Filter-and-weigh destination selection, as Nova's filter scheduler does it: every host passes
- * each filter or is rejected with the first reason it failed; the survivors are ordered by free
- * RAM (the RAM weigher). Pure logic: the caller supplies the clock.
+ * each filter or is rejected with the first reason it failed; the survivors are ordered by free RAM
+ * (the RAM weigher). Pure logic: the caller supplies the clock.
  */
 public final class HostScheduler {
   /** Nova's initial allocation ratios. */

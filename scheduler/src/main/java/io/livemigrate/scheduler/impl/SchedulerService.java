@@ -76,9 +76,20 @@ public final class SchedulerService {
         .register(registry)
         .increment();
     if (d.hosts().isEmpty()) {
-      LOG.warn("{} no valid host for {} from {}: {}", ctx, req.instanceUuid(), req.sourceHost(), d.rejected());
+      LOG.warn(
+          "{} no valid host for {} from {}: {}",
+          ctx,
+          req.instanceUuid(),
+          req.sourceHost(),
+          d.rejected());
     } else {
-      LOG.info("{} destinations for {} from {}: {} (rejected: {})", ctx, req.instanceUuid(), req.sourceHost(), d.hosts(), d.rejected());
+      LOG.info(
+          "{} destinations for {} from {}: {} (rejected: {})",
+          ctx,
+          req.instanceUuid(),
+          req.sourceHost(),
+          d.hosts(),
+          d.rejected());
     }
     String to = env.replyTo() != null ? env.replyTo() : bus.topology().conductorQueue();
     return bus.send(to, env.reply(d, bus.sender()));

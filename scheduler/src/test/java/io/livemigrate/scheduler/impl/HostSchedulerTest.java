@@ -83,7 +83,12 @@ class HostSchedulerTest {
             "in the ignore list",
             s -> s.onReport(host("h1"), T0),
             new SelectDestinations(
-                "9d8c7b6a-5f4e-4d3c-9b2a-1f0e9d8c7b6a", SOURCE, null, 2, 4_096, 20,
+                "9d8c7b6a-5f4e-4d3c-9b2a-1f0e9d8c7b6a",
+                SOURCE,
+                null,
+                2,
+                4_096,
+                20,
                 List.of("h0", "h1")),
             T0,
             "Host h1 was already tried for this migration."));
