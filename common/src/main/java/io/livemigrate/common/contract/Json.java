@@ -27,8 +27,10 @@ public final class Json {
 
   public static <T> T fromJson(JsonObject json, Class<T> type) {
     try {
-      return MAPPER.convertValue(json.getMap(), type);
-    } catch (IllegalArgumentException e) {
+      // Through bytes, not getMap(): an in-memory JsonObject may hold JsonArray/JsonObject
+      // values that Jackson would otherwise read as beans.
+      return MAPPER.readValue(json.toBuffer().getBytes(), type);
+    } catch (java.io.IOException | IllegalArgumentException e) {
       Throwable root = e;
       while (root.getCause() != null) root = root.getCause();
       if (root instanceof InvalidMessageException ime) throw ime;

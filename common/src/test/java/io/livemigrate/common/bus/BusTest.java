@@ -114,14 +114,12 @@ class BusTest {
     assertEquals(1.0, h.count("livemigrate_bus_published", "outcome", "confirmed"));
 
     h.eventuallyAsync("the queue is empty", () -> h.bus.messageCount(h.queue).map(n -> n == 0));
-    // An unacked message goes back to the queue when its channel closes: after closing the bus
-    // it would be waiting in the queue (or, were the closed bus to reconnect and consume again,
-    // see aClosedBusNoLongerConsumes, be delivered a second time).
+    // An unacked message goes back to the queue when its channel closes, so after closing the
+    // consuming bus it would be waiting there (a closed bus does not consume again, see
+    // aClosedBusNoLongerConsumes).
     h.reopen();
-    h.pause(3 * 500);
     assertEquals(0L, h.on(() -> h.bus.messageCount(h.queue)), "message was acked");
-    assertEquals(1, h.received.size(), "message was acked, not delivered again");
-    assertEquals(0.0, h.count("livemigrate_bus_redelivered"), "message was acked");
+    assertEquals(1, h.received.size(), "handled once");
     assertEquals(0L, h.on(() -> h.bus.messageCount(h.bus.topology().parkedQueue())));
   }
 

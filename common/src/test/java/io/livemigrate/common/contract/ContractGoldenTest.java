@@ -30,7 +30,6 @@ import java.util.TreeSet;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -509,9 +508,6 @@ class ContractGoldenTest {
   }
 
   @Test
-  @Disabled(
-      "main-code bug: Json.fromJson converts json.getMap(), and Jackson writes a nested JsonArray"
-          + " as a bean, so List fields fail to decode; enable once Json.fromJson is fixed")
   void payloadHoldingVertxJsonTypesDecodes() {
     // A payload built with JsonArray/JsonObject values (or deep-copied with JsonObject.copy())
     // is the same JSON as one parsed from the wire and must decode the same way.
