@@ -96,9 +96,12 @@ public final class Main implements Callable<Integer> {
       o.put(Options.API_PORT.key(), Integer.toString(apiPort));
       o.put(
           Options.STORE_URL.key(), "jdbc:h2:file:" + data.toAbsolutePath().resolve("livemigrate"));
-      o.put(Options.SIM_LINK_MIBPS.key(), "512");
+      if (configFile == null) {
+        // Demo defaults: a link slow enough to watch progress, fixed metrics ports.
+        o.put(Options.SIM_LINK_MIBPS.key(), "512");
+        o.put(Options.OPS_PORT.key(), "9180");
+      }
       o.put(Options.HOST.key(), "HostA");
-      o.put(Options.OPS_PORT.key(), "9180");
       if (rabbitUrl != null) o.put(Options.TRANSPORT_URL.key(), rabbitUrl);
       Config c = config(configFile, o);
       Vertx vertx = Vertx.vertx();

@@ -49,13 +49,13 @@ public final class Config {
           if (o == null) {
             errors.add("unknown environment variable " + k);
           } else {
-            v.put(o.key(), val);
+            v.put(o.key(), val.trim());
           }
         });
     overrides.forEach(
         (k, val) -> {
           if (!Options.ALL.containsKey(k)) errors.add("unknown option " + k);
-          else v.put(k, val);
+          else v.put(k, val.trim());
         });
     for (Option o : Options.ALL.values()) {
       String err = o.validate(v.get(o.key()));

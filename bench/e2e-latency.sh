@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# End-to-end latency of simulated live migrations through RabbitMQ: from the live-migrate POST to
+# the server ACTIVE on the new host, N migrations of vm1 back and forth between HostB and HostC.
+# Prints each time and the median / p90. Needs RabbitMQ on 127.0.0.1:5672 and a built jar
+# (mvn -B -q -DskipTests package).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-20}
+PORT=${PORT:-18774}
+TOKEN=bench-$$
+WORK=$(mktemp -d)
+cat > "$WORK/bench.conf" <<CONF
+[DEFAULT]
+report_interval = 1
+[simulated]
+# a fast link: the guest's copy takes milliseconds, so the figure is our own overhead
+link_bandwidth_mibps = 200000
+tick_ms = 5
+[compute]
+progress_interval_ms = 1000
+[ops]
+port = 19180
+CONF
+LIVEMIGRATE_ADMIN_TOKEN=$TOKEN java -jar cli/target/livemigrate.jar all-in-one \
+  --config "$WORK/bench.conf" --api-port "$PORT" --data "$WORK/data" \
+  --rabbitmq amqp://guest:guest@127.0.0.1:5672 > "$WORK/aio.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+E=http://127.0.0.1:$PORT/v2.1
+VM=d1df1b5a-70c4-4fed-98b7-423362f2c47c
+for _ in $(seq 1 100); do
+  curl -sf -H "X-Auth-Token: $TOKEN" "$E/servers/$VM" >/dev/null 2>&1 && break; sleep 0.2
+done
+python3 - "$E" "$TOKEN" "$VM" "$N" <<'PY'
+import json, sys, time, urllib.request
+E, T, VM, N = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def call(method, path, body=None):
+    req = urllib.request.Request(E + path, method=method, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"X-Auth-Token": T, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        data = r.read()
+        return json.loads(data) if data else None
+def server():
+    return call("GET", "/servers/" + VM)["server"]
+times = []
+for i in range(N):
+    src = server()["OS-EXT-SRV-ATTR:host"]
+    dst = "HostC" if src == "HostB" else "HostB"
+    t0 = time.perf_counter()
+    call("POST", "/servers/%s/action" % VM, {"os-migrateLive": {"host": dst, "block_migration": False}})
+    while True:
+        s = server()
+        if s["status"] == "ACTIVE" and s["OS-EXT-SRV-ATTR:host"] == dst:
+            break
+        if s["status"] == "ACTIVE" and s["OS-EXT-SRV-ATTR:host"] == src:
+            sys.exit("migration %d failed" % i)
+        time.sleep(0.002)
+    times.append((time.perf_counter() - t0) * 1000)
+    time.sleep(1.2)  # let the hosts' next reports land before the next move
+times.sort()
+print("migrations: %d" % N)
+print("each (ms): " + " ".join("%.0f" % t for t in times))
+print("median: %.1f ms  p90: %.1f ms  min: %.1f ms  max: %.1f ms" % (
+    times[len(times) // 2], times[int(len(times) * 0.9) - 1], times[0], times[-1]))
+PY
