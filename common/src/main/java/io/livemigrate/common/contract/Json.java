@@ -8,14 +8,30 @@ import java.util.Map;
 
 /** The one JSON mapper for contract records. */
 public final class Json {
-  private static final ObjectMapper MAPPER =
-      new ObjectMapper()
-          // Older readers must accept newer writers that add optional fields.
-          .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
-          // A missing or null primitive is a malformed message, not a zero.
-          .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, true)
-          .configure(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES, false)
-          .configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true);
+  private static final ObjectMapper MAPPER = strict(new ObjectMapper());
+
+  /** A wrong JSON type is a malformed message: no "1024" for a number, no 4.7 for an int. */
+  private static ObjectMapper strict(ObjectMapper m) {
+    m.coercionConfigDefaults()
+        .setCoercion(
+            com.fasterxml.jackson.databind.cfg.CoercionInputShape.String,
+            com.fasterxml.jackson.databind.cfg.CoercionAction.Fail);
+    m.coercionConfigFor(com.fasterxml.jackson.databind.type.LogicalType.Boolean)
+        .setCoercion(
+            com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer,
+            com.fasterxml.jackson.databind.cfg.CoercionAction.Fail);
+    return m;
+  }
+
+  static {
+    MAPPER
+        // Older readers must accept newer writers that add optional fields.
+        .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
+        .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, true)
+        .configure(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES, false)
+        .configure(DeserializationFeature.ACCEPT_FLOAT_AS_INT, false)
+        .configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true);
+  }
 
   private Json() {}
 
