@@ -24,7 +24,7 @@ public final class AgentCommands {
       long memoryMb,
       long diskGb,
       boolean blockMigration)
-      implements Message {
+      implements InstanceMessage {
     public static final int VERSION = 1;
 
     public PrepareDestination {
@@ -50,7 +50,7 @@ public final class AgentCommands {
       boolean postCopy,
       long bandwidthMibps,
       int maxDowntimeMs)
-      implements Message {
+      implements InstanceMessage {
     public static final int VERSION = 1;
 
     public StartMigration {
@@ -68,7 +68,7 @@ public final class AgentCommands {
    * <p>Version history: 1 - initial.
    */
   public record AbortMigration(String instanceUuid, String reason, long afterSeconds)
-      implements Message {
+      implements InstanceMessage {
     public static final int VERSION = 1;
 
     public AbortMigration {
@@ -83,7 +83,8 @@ public final class AgentCommands {
    *
    * <p>Version history: 1 - initial.
    */
-  public record ForceComplete(String instanceUuid, String mode, String reason) implements Message {
+  public record ForceComplete(String instanceUuid, String mode, String reason)
+      implements InstanceMessage {
     public static final int VERSION = 1;
 
     public ForceComplete {
@@ -99,7 +100,7 @@ public final class AgentCommands {
    * <p>Version history: 1 - initial.
    */
   public record TuneMigration(String instanceUuid, int maxDowntimeMs, long bandwidthMibps)
-      implements Message {
+      implements InstanceMessage {
     public static final int VERSION = 1;
 
     public TuneMigration {
@@ -114,7 +115,8 @@ public final class AgentCommands {
    *
    * <p>Version history: 1 - initial.
    */
-  public record PostAtDestination(String instanceUuid, String sourceHost) implements Message {
+  public record PostAtDestination(String instanceUuid, String sourceHost)
+      implements InstanceMessage {
     public static final int VERSION = 1;
 
     public PostAtDestination {
@@ -127,7 +129,7 @@ public final class AgentCommands {
    *
    * <p>Version history: 1 - initial.
    */
-  public record RollbackAtDestination(String instanceUuid) implements Message {
+  public record RollbackAtDestination(String instanceUuid) implements InstanceMessage {
     public static final int VERSION = 1;
 
     public RollbackAtDestination {
@@ -140,7 +142,7 @@ public final class AgentCommands {
    *
    * <p>Version history: 1 - initial.
    */
-  public record CleanupSource(String instanceUuid, String destHost) implements Message {
+  public record CleanupSource(String instanceUuid, String destHost) implements InstanceMessage {
     public static final int VERSION = 1;
 
     public CleanupSource {

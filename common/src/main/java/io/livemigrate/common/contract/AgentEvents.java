@@ -122,7 +122,7 @@ public final class AgentEvents {
       int iteration,
       long expectedDowntimeMs,
       long elapsedMs)
-      implements Message {
+      implements InstanceMessage {
     public static final int VERSION = 1;
 
     public MigrationProgress {
@@ -152,7 +152,7 @@ public final class AgentEvents {
       int iterations,
       long elapsedMs,
       String mode)
-      implements Message {
+      implements InstanceMessage {
     public static final int VERSION = 1;
 
     public MigrationCompleted {
@@ -168,7 +168,7 @@ public final class AgentEvents {
    */
   public record MigrationFailed(
       String instanceUuid, String reason, String message, boolean cancelled, long elapsedMs)
-      implements Message {
+      implements InstanceMessage {
     public static final int VERSION = 1;
 
     public MigrationFailed {

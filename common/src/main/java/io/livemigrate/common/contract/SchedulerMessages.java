@@ -24,7 +24,7 @@ public final class SchedulerMessages {
       long memoryMb,
       long diskGb,
       List<String> ignoreHosts)
-      implements Message {
+      implements InstanceMessage {
     public static final int VERSION = 1;
 
     public SelectDestinations {

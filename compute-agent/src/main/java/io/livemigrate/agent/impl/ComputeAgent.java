@@ -24,6 +24,7 @@ import io.livemigrate.common.contract.AgentEvents.MigrationProgress;
 import io.livemigrate.common.contract.AgentEvents.ServiceHeartbeat;
 import io.livemigrate.common.contract.AgentEvents.StepResult;
 import io.livemigrate.common.contract.Envelope;
+import io.livemigrate.common.contract.InstanceMessage;
 import io.livemigrate.common.contract.InvalidMessageException;
 import io.livemigrate.common.contract.Message;
 import io.livemigrate.common.log.Ctx;
@@ -202,11 +203,7 @@ public final class ComputeAgent {
   }
 
   private static String instanceOf(Message body) {
-    try {
-      return (String) body.getClass().getMethod("instanceUuid").invoke(body);
-    } catch (ReflectiveOperationException e) {
-      return null;
-    }
+    return body instanceof InstanceMessage m ? m.instanceUuid() : null;
   }
 
   private void count(String type) {

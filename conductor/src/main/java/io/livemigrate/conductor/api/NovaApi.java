@@ -10,7 +10,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
@@ -93,6 +92,13 @@ public final class NovaApi {
     r.get("/v2.1/os-migrations").handler(this::osMigrations);
     r.get("/v2.1/os-services").handler(this::services);
     r.route().last().handler(ctx -> error(ctx, 404, "The resource could not be found."));
+    // Handlers throw ApiException for bad paths and bodies; render it, pass anything else on.
+    r.route()
+        .failureHandler(
+            ctx -> {
+              if (ctx.failure() instanceof ApiException a) error(ctx, a.status(), a.getMessage());
+              else ctx.next();
+            });
     r.errorHandler(405, ctx -> error(ctx, 405, "The method is not allowed for this resource."));
     r.errorHandler(413, ctx -> error(ctx, 413, "Request is too large."));
     r.errorHandler(400, ctx -> error(ctx, 400, "Malformed request."));
@@ -296,13 +302,7 @@ public final class NovaApi {
   }
 
   private void server(RoutingContext ctx) {
-    String id;
-    try {
-      id = uuidParam(ctx, "id", "Instance");
-    } catch (ApiException e) {
-      fail(ctx, e);
-      return;
-    }
+    String id = uuidParam(ctx, "id", "Instance");
     conductor
         .db(s -> s.instance(id))
         .onSuccess(
@@ -381,15 +381,8 @@ public final class NovaApi {
   }
 
   private void serverAction(RoutingContext ctx) {
-    String id;
-    JsonObject body;
-    try {
-      id = uuidParam(ctx, "id", "Instance");
-      body = jsonBody(ctx);
-    } catch (ApiException e) {
-      fail(ctx, e);
-      return;
-    }
+    String id = uuidParam(ctx, "id", "Instance");
+    JsonObject body = jsonBody(ctx);
     if (!body.containsKey("os-migrateLive") || body.size() != 1) {
       String action = body.fieldNames().isEmpty() ? "(none)" : body.fieldNames().iterator().next();
       error(ctx, 400, "There is no such action: " + action);
@@ -405,15 +398,8 @@ public final class NovaApi {
               + ". It is not an object.");
       return;
     }
-    String host;
-    boolean block;
-    try {
-      host = liveMigrateArgs(ctx, args);
-      block = blockMigration(args.getValue("block_migration"), ctx);
-    } catch (ApiException e) {
-      fail(ctx, e);
-      return;
-    }
+    String host = liveMigrateArgs(ctx, args);
+    boolean block = blockMigration(args.getValue("block_migration"), ctx);
     conductor
         .liveMigrate(id, host, block, ctx.get("reqId"))
         .onSuccess(m -> ctx.response().setStatusCode(202).end())
@@ -546,25 +532,13 @@ public final class NovaApi {
   }
 
   private void serverMigrations(RoutingContext ctx) {
-    String id;
-    try {
-      id = uuidParam(ctx, "id", "Instance");
-    } catch (ApiException e) {
-      fail(ctx, e);
-      return;
-    }
+    String id = uuidParam(ctx, "id", "Instance");
     conductor
         .db(
             s ->
-                s.instance(id)
-                    .map(
-                        i -> {
-                          try {
-                            return s.migrations(id, null, null, 0);
-                          } catch (java.sql.SQLException e) {
-                            throw new IllegalStateException(e);
-                          }
-                        }))
+                s.instance(id).isPresent()
+                    ? java.util.Optional.of(s.migrations(id, null, null, 0))
+                    : java.util.Optional.<List<MigrationRow>>empty())
         .onSuccess(
             opt -> {
               if (opt.isEmpty()) {
@@ -604,30 +578,16 @@ public final class NovaApi {
   }
 
   private void serverMigration(RoutingContext ctx) {
-    String id;
-    long mid;
-    try {
-      id = uuidParam(ctx, "id", "Instance");
-      mid = idParam(ctx, "mid");
-    } catch (ApiException e) {
-      fail(ctx, e);
-      return;
-    }
+    String id = uuidParam(ctx, "id", "Instance");
+    long mid = idParam(ctx, "mid");
     inProgress(ctx, id, mid)
         .onSuccess(m -> ctx.json(new JsonObject().put("migration", migrationView(ctx, m, true))))
         .onFailure(e -> fail(ctx, e));
   }
 
   private void abortMigration(RoutingContext ctx) {
-    String id;
-    long mid;
-    try {
-      id = uuidParam(ctx, "id", "Instance");
-      mid = idParam(ctx, "mid");
-    } catch (ApiException e) {
-      fail(ctx, e);
-      return;
-    }
+    String id = uuidParam(ctx, "id", "Instance");
+    long mid = idParam(ctx, "mid");
     inProgress(ctx, id, mid)
         .compose(
             m -> {
@@ -649,17 +609,9 @@ public final class NovaApi {
   }
 
   private void migrationAction(RoutingContext ctx) {
-    String id;
-    long mid;
-    JsonObject body;
-    try {
-      id = uuidParam(ctx, "id", "Instance");
-      mid = idParam(ctx, "mid");
-      body = jsonBody(ctx);
-    } catch (ApiException e) {
-      fail(ctx, e);
-      return;
-    }
+    String id = uuidParam(ctx, "id", "Instance");
+    long mid = idParam(ctx, "mid");
+    JsonObject body = jsonBody(ctx);
     if (!body.containsKey("force_complete") || body.size() != 1) {
       error(ctx, 400, "There is no such action: " + String.join(",", body.fieldNames()));
       return;
@@ -720,9 +672,5 @@ public final class NovaApi {
               ctx.json(new JsonObject().put("services", arr));
             })
         .onFailure(e -> fail(ctx, e));
-  }
-
-  static boolean isMethodAllowed(HttpMethod m) {
-    return m != null;
   }
 }
