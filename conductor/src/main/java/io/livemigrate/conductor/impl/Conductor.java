@@ -1,25 +1,12 @@
 package io.livemigrate.conductor.impl;
 
 import io.livemigrate.common.bus.Bus;
-import io.livemigrate.common.contract.AgentCommands.AbortMigration;
-import io.livemigrate.common.contract.AgentCommands.CleanupSource;
-import io.livemigrate.common.contract.AgentCommands.ForceComplete;
-import io.livemigrate.common.contract.AgentCommands.PostAtDestination;
-import io.livemigrate.common.contract.AgentCommands.PrepareDestination;
-import io.livemigrate.common.contract.AgentCommands.RollbackAtDestination;
-import io.livemigrate.common.contract.AgentCommands.StartMigration;
 import io.livemigrate.common.contract.AgentEvents.HostReport;
 import io.livemigrate.common.contract.AgentEvents.InstanceReport;
-import io.livemigrate.common.contract.AgentEvents.MigrationCompleted;
-import io.livemigrate.common.contract.AgentEvents.MigrationFailed;
-import io.livemigrate.common.contract.AgentEvents.MigrationProgress;
 import io.livemigrate.common.contract.AgentEvents.ServiceHeartbeat;
-import io.livemigrate.common.contract.AgentEvents.StepResult;
 import io.livemigrate.common.contract.Envelope;
 import io.livemigrate.common.contract.InvalidMessageException;
 import io.livemigrate.common.contract.Message;
-import io.livemigrate.common.contract.SchedulerMessages.Destinations;
-import io.livemigrate.common.contract.SchedulerMessages.SelectDestinations;
 import io.livemigrate.common.log.Ctx;
 import io.livemigrate.conductor.MigrationStatus;
 import io.livemigrate.conductor.Reason;
@@ -55,15 +42,8 @@ import org.slf4j.LoggerFactory;
  * <p>Threading: all methods run on the conductor's event-loop context; store calls run on one
  * dedicated worker thread.
  */
-public final class Conductor {
+public final class Conductor implements Saga {
   private static final Logger LOG = LoggerFactory.getLogger(Conductor.class);
-
-  static final String STEP_SELECT = "select";
-  static final String STEP_PREPARE = "prepare";
-  static final String STEP_START = "start";
-  static final String STEP_MONITOR = "monitor";
-  static final String STEP_ABORT = "abort";
-  static final String STEP_POST = "post";
 
   private final Vertx vertx;
   private final Bus bus;
@@ -81,6 +61,24 @@ public final class Conductor {
   private final Map<String, Future<Void>> chains = new HashMap<>();
   private final Map<String, Long> stepTimers = new HashMap<>();
   private final Map<String, Long> completionTimers = new HashMap<>();
+
+  private final TransferTask transfer = new TransferTask(this);
+
+  /** The saga's steps in the order they run. */
+  private final List<MigrationTask> order =
+      List.of(
+          new SelectDestinationTask(this),
+          new PrepareDestinationTask(this),
+          transfer,
+          new PostMigrationTask(this));
+
+  private final Map<String, MigrationTask> tasks = byStep(order);
+
+  private static Map<String, MigrationTask> byStep(List<MigrationTask> order) {
+    Map<String, MigrationTask> m = new HashMap<>();
+    for (MigrationTask t : order) t.steps().forEach(step -> m.put(step, t));
+    return m;
+  }
 
   public Conductor(
       Vertx vertx, Bus bus, Store store, ConductorSettings settings, ConductorMetrics metrics) {
@@ -124,7 +122,7 @@ public final class Conductor {
                     m.status.wire(),
                     m.step);
                 arm(m);
-                resend(m);
+                task(m.step).resume(m);
               }
               return bus.consume(
                   bus.topology().conductorQueue(), List.of("service.#", "host.#"), this::handle);
@@ -203,7 +201,7 @@ public final class Conductor {
               m.diskRemaining = m.diskTotal;
               m.createdMs = now;
               m.updatedMs = now;
-              m.step = STEP_SELECT;
+              m.step = MigrationTask.SELECT;
               m.stepDeadlineMs = now + settings.prepareTimeoutMs();
               InstanceRow migrating =
                   inst.withHostStatus(inst.host(), "MIGRATING", "migrating", now);
@@ -224,7 +222,7 @@ public final class Conductor {
                             host == null ? "(scheduler picks)" : host,
                             blockMigration);
                         notifier.notify("migration.accepted", saved, null);
-                        serialize(saved.uuid, () -> select(saved));
+                        serialize(saved.uuid, () -> next(MigrationTask.SELECT, saved));
                       });
             });
   }
@@ -256,7 +254,7 @@ public final class Conductor {
               }
               LOG.info("{} abort requested by operator ({})", ctx(m), requestId);
               if (m.status == MigrationStatus.RUNNING) {
-                return requestAbort(m, Reason.USER_ABORT, 0);
+                return transfer.abort(m, Reason.USER_ABORT, 0);
               }
               // Not started on the source yet: nothing to cancel there.
               return finish(m, MigrationStatus.CANCELLED, Reason.USER_ABORT, "aborted by operator");
@@ -286,7 +284,7 @@ public final class Conductor {
                             + ". Cannot force complete while the migration is in this state."));
               }
               LOG.info("{} force-complete requested by operator ({})", ctx(m), requestId);
-              return requestForceComplete(m, "operator");
+              return transfer.forceComplete(m, "operator");
             })
         .map(v -> m);
   }
@@ -355,13 +353,9 @@ public final class Conductor {
         m.uuid,
         () -> {
           if (m.status.isFinal()) return Future.succeededFuture();
-          if (body instanceof Destinations d) return onDestinations(m, d);
-          if (body instanceof StepResult r) return onStepResult(m, r);
-          if (body instanceof MigrationProgress p) return onProgress(m, env, p);
-          if (body instanceof MigrationCompleted c) return onCompleted(m, env, c);
-          if (body instanceof MigrationFailed f) return onFailed(m, env, f);
-          return Future.failedFuture(
-              new InvalidMessageException(env.type() + " is not a conductor message"));
+          MigrationTask t = m.step == null ? null : tasks.get(m.step);
+          // Only the task of the current step hears answers: late ones for an earlier step drop.
+          return t == null ? Future.succeededFuture() : t.onMessage(m, env, body);
         });
   }
 
@@ -431,315 +425,18 @@ public final class Conductor {
     }
   }
 
-  // ------------------------------------------------------------------ step: select
+  // ------------------------------------------------------------------ tasks and deadlines
 
-  private Future<Void> select(MigrationRow m) {
-    return db(s -> s.instance(m.instanceUuid))
-        .compose(
-            inst -> {
-              InstanceRow i = inst.orElseThrow();
-              List<String> ignore = new java.util.ArrayList<>(m.triedHosts);
-              SelectDestinations req =
-                  new SelectDestinations(
-                      m.instanceUuid,
-                      m.sourceCompute,
-                      m.requestedHost,
-                      i.vcpus(),
-                      i.memoryMb(),
-                      m.blockMigration ? i.diskGb() : 0,
-                      ignore);
-              m.step = STEP_SELECT;
-              m.stepDeadlineMs = System.currentTimeMillis() + settings.prepareTimeoutMs();
-              return save(m).compose(v -> agents.toScheduler(m, req)).onSuccess(v -> arm(m));
-            });
+  @Override
+  public Future<Void> next(String step, MigrationRow m) {
+    return task(step).execute(m);
   }
 
-  private Future<Void> onDestinations(MigrationRow m, Destinations d) {
-    if (!STEP_SELECT.equals(m.step)) return Future.succeededFuture();
-    if (d.hosts().isEmpty()) {
-      String why =
-          d.rejected().isEmpty()
-              ? "No valid host was found. There are not enough hosts available."
-              : "No valid host was found. " + String.join(" ", d.rejected().values());
-      LOG.warn("{} {}", ctx(m), why);
-      return finish(m, MigrationStatus.FAILED, Reason.NO_VALID_HOST, why);
-    }
-    String dest = d.hosts().get(0);
-    LOG.info("{} scheduler chose {} (candidates {})", ctx(m), dest, d.hosts());
-    return prepare(m, dest);
+  private MigrationTask task(String step) {
+    MigrationTask t = step == null ? null : tasks.get(step);
+    if (t == null) throw new IllegalStateException("no task for step " + step);
+    return t;
   }
-
-  // ------------------------------------------------------------------ step: prepare
-
-  private Future<Void> prepare(MigrationRow m, String dest) {
-    long now = System.currentTimeMillis();
-    m.destCompute = dest;
-    if (m.status == MigrationStatus.ACCEPTED) m.moveTo(MigrationStatus.QUEUED, now);
-    m.moveTo(MigrationStatus.PREPARING, now);
-    m.step = STEP_PREPARE;
-    m.stepDeadlineMs = now + settings.prepareTimeoutMs();
-    return db(s -> s.instance(m.instanceUuid))
-        .compose(
-            inst -> {
-              InstanceRow i = inst.orElseThrow();
-              PrepareDestination cmd =
-                  new PrepareDestination(
-                      m.instanceUuid,
-                      i.name(),
-                      m.sourceCompute,
-                      i.vcpus(),
-                      i.memoryMb(),
-                      i.diskGb(),
-                      m.blockMigration);
-              notifier.notify("instance.live_migration_pre.start", m, null);
-              return save(m).compose(v -> agents.toCompute(dest, m, cmd)).onSuccess(v -> arm(m));
-            });
-  }
-
-  private Future<Void> onStepResult(MigrationRow m, StepResult r) {
-    switch (r.step()) {
-      case "prepare_destination" -> {
-        if (!STEP_PREPARE.equals(m.step)) return Future.succeededFuture();
-        if (r.ok()) {
-          notifier.notify("instance.live_migration_pre.end", m, null);
-          return startTransfer(m);
-        }
-        return prepareFailed(m, r.reason() + ": " + r.message());
-      }
-      case "post_at_destination" -> {
-        if (!STEP_POST.equals(m.step)) return Future.succeededFuture();
-        if (r.ok()) return completed(m);
-        LOG.error("{} destination {} could not take over: {}", ctx(m), m.destCompute, r.message());
-        return finish(m, MigrationStatus.ERROR, Reason.POST_FAILED, r.message());
-      }
-      case "abort_migration" -> {
-        if (!r.ok()) {
-          LOG.warn("{} source could not abort: {} ({})", ctx(m), r.message(), r.reason());
-        }
-        return Future.succeededFuture();
-      }
-      case "force_complete" -> {
-        if (!r.ok()) {
-          LOG.warn("{} source could not force-complete: {} ({})", ctx(m), r.message(), r.reason());
-          m.actions.add(stamp("force_complete failed: " + r.message()));
-          return save(m);
-        }
-        return Future.succeededFuture();
-      }
-      default -> {
-        LOG.debug("{} {} ok={}", ctx(m), r.step(), r.ok());
-        return Future.succeededFuture();
-      }
-    }
-  }
-
-  private Future<Void> prepareFailed(MigrationRow m, String why) {
-    String failed = m.destCompute;
-    LOG.warn("{} destination {} could not be prepared: {}", ctx(m), failed, why);
-    agents.toCompute(failed, m, new RollbackAtDestination(m.instanceUuid));
-    m.triedHosts.add(failed);
-    int retries = m.triedHosts.size();
-    boolean canRetry =
-        m.requestedHost == null
-            && (settings.migrateMaxRetries() < 0 || retries <= settings.migrateMaxRetries());
-    if (canRetry) {
-      m.actions.add(stamp("prepare failed on " + failed + ", rescheduling: " + why));
-      m.destCompute = null;
-      return select(m);
-    }
-    return finish(
-        m,
-        MigrationStatus.FAILED,
-        Reason.PREPARE_FAILED,
-        "Migration pre-check error on " + failed + ": " + why);
-  }
-
-  // ------------------------------------------------------------------ step: start / monitor
-
-  private Future<Void> startTransfer(MigrationRow m) {
-    return db(s -> s.host(m.sourceCompute))
-        .compose(
-            src -> {
-              long now = System.currentTimeMillis();
-              boolean postCopy = src.map(HostRow::permitPostCopy).orElse(false);
-              // Nova: auto-converge only when post-copy is not enabled.
-              boolean autoConverge =
-                  !postCopy && src.map(HostRow::permitAutoConverge).orElse(false);
-              double dataGb =
-                  Timeouts.dataGb(
-                      m.memoryTotal / (1024 * 1024), m.diskTotal >> 30, m.blockMigration);
-              m.completionTimeoutS =
-                  Timeouts.completionTimeoutSeconds(settings.completionTimeoutPerGiB(), dataGb);
-              m.moveTo(MigrationStatus.RUNNING, now);
-              m.completionDeadlineMs =
-                  m.completionTimeoutS > 0 ? now + m.completionTimeoutS * 1000 : 0;
-              m.step = STEP_START;
-              m.stepDeadlineMs = now + settings.startTimeoutMs();
-              StartMigration cmd =
-                  new StartMigration(
-                      m.instanceUuid,
-                      m.destCompute,
-                      m.blockMigration,
-                      autoConverge,
-                      postCopy,
-                      settings.bandwidthMibps(),
-                      Math.max(
-                          1,
-                          Timeouts.initialDowntimeMs(
-                              settings.downtimeMs(), settings.downtimeSteps())));
-              LOG.info(
-                  "{} starting transfer {} -> {}; completion timeout {} s ({} s/GiB x {} GiB)",
-                  ctx(m),
-                  m.sourceCompute,
-                  m.destCompute,
-                  m.completionTimeoutS,
-                  settings.completionTimeoutPerGiB(),
-                  dataGb);
-              return save(m)
-                  .compose(v -> agents.toCompute(m.sourceCompute, m, cmd))
-                  .onSuccess(v -> arm(m));
-            });
-  }
-
-  private Future<Void> onProgress(MigrationRow m, Envelope env, MigrationProgress p) {
-    long seq = env.seq() == null ? 0 : env.seq();
-    if (seq <= m.lastSeq) {
-      metrics.progress(false);
-      return Future.succeededFuture();
-    }
-    metrics.progress(true);
-    m.lastSeq = seq;
-    m.memoryTotal = p.memoryTotalBytes();
-    m.memoryProcessed = p.memoryProcessedBytes();
-    m.memoryRemaining = p.memoryRemainingBytes();
-    m.diskTotal = p.diskTotalBytes();
-    m.diskProcessed = p.diskProcessedBytes();
-    m.diskRemaining = p.diskRemainingBytes();
-    m.dirtyRate = p.dirtyRateBps();
-    m.bandwidth = p.bandwidthBps();
-    m.iteration = p.iteration();
-    m.expectedDowntimeMs = p.expectedDowntimeMs();
-    m.mode = p.mode();
-    m.updatedMs = System.currentTimeMillis();
-    if (STEP_START.equals(m.step)) {
-      m.step = STEP_MONITOR;
-      m.stepDeadlineMs = 0;
-    }
-    if ("postcopy".equals(p.mode()) && m.status == MigrationStatus.RUNNING) {
-      m.moveTo(MigrationStatus.POSTCOPY, m.updatedMs);
-      m.actions.add(stamp("switched to post-copy"));
-    }
-    notifier.notify(
-        "migration.progress",
-        m,
-        new JsonObject()
-            .put("memory_total_bytes", m.memoryTotal)
-            .put("memory_processed_bytes", m.memoryProcessed)
-            .put("memory_remaining_bytes", m.memoryRemaining)
-            .put("disk_total_bytes", m.diskTotal)
-            .put("disk_processed_bytes", m.diskProcessed)
-            .put("disk_remaining_bytes", m.diskRemaining)
-            .put("dirty_rate_bps", m.dirtyRate)
-            .put("iteration", m.iteration)
-            .put("mode", m.mode));
-    return save(m).onSuccess(v -> arm(m));
-  }
-
-  private Future<Void> onCompleted(MigrationRow m, Envelope env, MigrationCompleted c) {
-    if (m.status.rank() >= MigrationStatus.POST_MIGRATING.rank()) return Future.succeededFuture();
-    long now = System.currentTimeMillis();
-    m.downtimeMs = c.downtimeMs();
-    m.memoryTotal = c.memoryTotalBytes();
-    m.memoryProcessed = c.memoryTransferredBytes();
-    m.memoryRemaining = 0;
-    m.diskTotal = c.diskTotalBytes();
-    m.diskProcessed = c.diskTransferredBytes();
-    m.diskRemaining = 0;
-    m.iteration = Math.max(m.iteration, c.iterations());
-    m.mode = c.mode();
-    m.moveTo(MigrationStatus.POST_MIGRATING, now);
-    m.step = STEP_POST;
-    m.stepDeadlineMs = now + settings.postTimeoutMs();
-    m.completionDeadlineMs = 0;
-    LOG.info(
-        "{} transfer completed: downtime {} ms, {} iterations, {} bytes sent",
-        ctx(m),
-        c.downtimeMs(),
-        c.iterations(),
-        c.memoryTransferredBytes() + c.diskTransferredBytes());
-    return save(m)
-        .compose(
-            v ->
-                agents.toCompute(
-                    m.destCompute, m, new PostAtDestination(m.instanceUuid, m.sourceCompute)))
-        .onSuccess(
-            v -> {
-              arm(m);
-              agents.toCompute(
-                  m.sourceCompute, m, new CleanupSource(m.instanceUuid, m.destCompute));
-            });
-  }
-
-  private Future<Void> completed(MigrationRow m) {
-    return finish(m, MigrationStatus.COMPLETED, Reason.COMPLETED, null);
-  }
-
-  private Future<Void> onFailed(MigrationRow m, Envelope env, MigrationFailed f) {
-    if (m.status.rank() >= MigrationStatus.POST_MIGRATING.rank()) return Future.succeededFuture();
-    if (f.cancelled() && m.abortReason != null) {
-      Reason r = Reason.valueOf(m.abortReason);
-      MigrationStatus st =
-          r == Reason.USER_ABORT ? MigrationStatus.CANCELLED : MigrationStatus.FAILED;
-      String msg =
-          r == Reason.COMPLETION_TIMEOUT
-              ? "live migration not completed after " + m.completionTimeoutS + " sec; aborted"
-              : "aborted: " + r;
-      return finish(m, st, r, msg);
-    }
-    return finish(m, MigrationStatus.FAILED, Reason.fromAgent(f.reason()), f.message());
-  }
-
-  // ------------------------------------------------------------------ actions
-
-  private Future<Void> requestAbort(MigrationRow m, Reason why, long afterSeconds) {
-    m.abortReason = why.name();
-    m.actions.add(stamp("abort (" + why + ")"));
-    m.step = STEP_ABORT;
-    m.stepDeadlineMs = System.currentTimeMillis() + settings.rollbackTimeoutMs();
-    notifier.notify("instance.live_migration_abort.start", m, null);
-    return save(m)
-        .compose(
-            v ->
-                agents.toCompute(
-                    m.sourceCompute,
-                    m,
-                    new AbortMigration(m.instanceUuid, why.name(), afterSeconds)))
-        .onSuccess(v -> arm(m));
-  }
-
-  private Future<Void> requestForceComplete(MigrationRow m, String who) {
-    return db(s -> s.host(m.sourceCompute))
-        .compose(
-            src -> {
-              String mode = src.map(HostRow::permitPostCopy).orElse(false) ? "postcopy" : "pause";
-              m.actions.add(stamp("force_complete by " + mode + " (" + who + ")"));
-              notifier.notify(
-                  "instance.live_migration_force_complete.start",
-                  m,
-                  new JsonObject().put("mode", mode));
-              return save(m)
-                  .compose(
-                      v ->
-                          agents.toCompute(
-                              m.sourceCompute, m, new ForceComplete(m.instanceUuid, mode, who)));
-            });
-  }
-
-  private static String stamp(String action) {
-    return Instant.now() + " " + action;
-  }
-
-  // ------------------------------------------------------------------ deadlines
 
   /** (Re-)arms the step and completion timers of a migration from its persisted deadlines. */
   private void arm(MigrationRow m) {
@@ -770,88 +467,19 @@ public final class Conductor {
   }
 
   private Future<Void> onCompletionDeadline(MigrationRow m, long timerId) {
-    if (!Long.valueOf(timerId).equals(completionTimers.get(m.uuid)))
+    if (!Long.valueOf(timerId).equals(completionTimers.get(m.uuid))) {
       return Future.succeededFuture();
+    }
     completionTimers.remove(m.uuid);
-    if (m.status != MigrationStatus.RUNNING || m.abortReason != null) {
-      return Future.succeededFuture();
-    }
-    metrics.timeoutAction(settings.timeoutAction());
-    LOG.warn(
-        "{} live migration not completed after {} sec; timeout action {}",
-        ctx(m),
-        m.completionTimeoutS,
-        settings.timeoutAction());
-    if ("force_complete".equals(settings.timeoutAction())) {
-      m.completionDeadlineMs = 0;
-      return requestForceComplete(m, "completion timeout");
-    }
-    return requestAbort(m, Reason.COMPLETION_TIMEOUT, m.completionTimeoutS);
+    return transfer.onCompletionDeadline(m);
   }
 
   private Future<Void> onStepDeadline(MigrationRow m, long timerId) {
     if (!Long.valueOf(timerId).equals(stepTimers.get(m.uuid))) return Future.succeededFuture();
     stepTimers.remove(m.uuid);
-    if (m.status.isFinal()) return Future.succeededFuture();
-    String step = m.step;
-    LOG.error("{} no answer for step {} before its deadline", ctx(m), step);
-    return switch (step == null ? "" : step) {
-      case STEP_SELECT ->
-          finish(
-              m,
-              MigrationStatus.FAILED,
-              Reason.SCHEDULER_UNAVAILABLE,
-              "The scheduler did not answer within " + settings.prepareTimeoutMs() / 1000 + " s.");
-      case STEP_PREPARE ->
-          prepareFailed(
-              m, "DEST_AGENT_LOST: no answer within " + settings.prepareTimeoutMs() / 1000 + " s");
-      case STEP_START -> {
-        // The source may still start late: ask it to abort so the VM stays where it is.
-        agents.toCompute(
-            m.sourceCompute,
-            m,
-            new AbortMigration(m.instanceUuid, Reason.SOURCE_AGENT_LOST.name(), 0));
-        yield finish(
-            m,
-            MigrationStatus.FAILED,
-            Reason.SOURCE_AGENT_LOST,
-            "The source compute "
-                + m.sourceCompute
-                + " did not start the migration within "
-                + settings.startTimeoutMs() / 1000
-                + " s.");
-      }
-      case STEP_ABORT ->
-          finish(
-              m,
-              MigrationStatus.ERROR,
-              Reason.SOURCE_AGENT_LOST,
-              "The source compute "
-                  + m.sourceCompute
-                  + " did not confirm the abort within "
-                  + settings.rollbackTimeoutMs() / 1000
-                  + " s; where the instance runs is unknown.");
-      case STEP_POST ->
-          finish(
-              m,
-              MigrationStatus.ERROR,
-              Reason.DEST_AGENT_LOST,
-              "The destination "
-                  + m.destCompute
-                  + " did not confirm post-migration within "
-                  + settings.postTimeoutMs() / 1000
-                  + " s.");
-      default -> Future.succeededFuture();
-    };
-  }
-
-  /** After a restart: commands whose answers we wait for are sent again (they are idempotent). */
-  private void resend(MigrationRow m) {
-    if (STEP_SELECT.equals(m.step)) {
-      serialize(m.uuid, () -> select(m));
-    } else if (STEP_POST.equals(m.step)) {
-      agents.toCompute(m.destCompute, m, new PostAtDestination(m.instanceUuid, m.sourceCompute));
-    }
+    if (m.status.isFinal() || m.step == null) return Future.succeededFuture();
+    LOG.error("{} no answer for step {} before its deadline", ctx(m), m.step);
+    return task(m.step).onDeadline(m);
   }
 
   // ------------------------------------------------------------------ the end
@@ -860,7 +488,8 @@ public final class Conductor {
    * Ends a migration: the final status and reason, the instance's host and status, the rollback at
    * the destination when the instance stays on the source, the notification and the metrics.
    */
-  private Future<Void> finish(
+  @Override
+  public Future<Void> finish(
       MigrationRow m, MigrationStatus status, Reason reason, String message) {
     long now = System.currentTimeMillis();
     m.moveTo(status, now);
@@ -872,8 +501,11 @@ public final class Conductor {
     cancelTimers(m.uuid);
     boolean moved = status == MigrationStatus.COMPLETED;
     boolean onSource = status == MigrationStatus.FAILED || status == MigrationStatus.CANCELLED;
-    if (onSource && m.destCompute != null) {
-      agents.toCompute(m.destCompute, m, new RollbackAtDestination(m.instanceUuid));
+    if (onSource) {
+      // Compensations of the steps that ran, latest first.
+      for (int i = order.size() - 1; i >= 0; i--) {
+        if (order.get(i).needsRollback(m)) order.get(i).rollback(m);
+      }
     }
     return db(s -> s.instance(m.instanceUuid))
         .compose(
@@ -945,13 +577,34 @@ public final class Conductor {
                 .put("finished_ms", m.finishedMs));
   }
 
-  private Future<Void> save(MigrationRow m) {
+  @Override
+  public Future<Void> save(MigrationRow m) {
     MigrationRow copy = m.copy();
-    return db(
-        s -> {
+    return db(s -> {
           s.save(copy, null);
-          return null;
-        });
+          return (Void) null;
+        })
+        .onSuccess(v -> arm(m));
+  }
+
+  @Override
+  public ConductorSettings settings() {
+    return settings;
+  }
+
+  @Override
+  public AgentClient agents() {
+    return agents;
+  }
+
+  @Override
+  public Notifier notifier() {
+    return notifier;
+  }
+
+  @Override
+  public ConductorMetrics metrics() {
+    return metrics;
   }
 
   /** For /health. */

@@ -1,0 +1,268 @@
+package io.livemigrate.conductor.impl;
+
+import io.livemigrate.common.contract.AgentCommands.AbortMigration;
+import io.livemigrate.common.contract.AgentCommands.ForceComplete;
+import io.livemigrate.common.contract.AgentCommands.StartMigration;
+import io.livemigrate.common.contract.AgentEvents.MigrationCompleted;
+import io.livemigrate.common.contract.AgentEvents.MigrationFailed;
+import io.livemigrate.common.contract.AgentEvents.MigrationProgress;
+import io.livemigrate.common.contract.AgentEvents.StepResult;
+import io.livemigrate.common.contract.Envelope;
+import io.livemigrate.common.contract.Message;
+import io.livemigrate.conductor.MigrationStatus;
+import io.livemigrate.conductor.Reason;
+import io.livemigrate.conductor.store.HostRow;
+import io.livemigrate.conductor.store.MigrationRow;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The transfer on the source: starts it with Nova's flags, applies its progress, enforces the
+ * completion timeout (abort, or force-complete by post-copy or pause) and carries operator aborts
+ * and force-completes to the source. Steps: {@code start} until the first progress, {@code monitor}
+ * while it runs, {@code abort} while an abort is awaited.
+ */
+final class TransferTask extends MigrationTask {
+  private static final Logger LOG = LoggerFactory.getLogger(TransferTask.class);
+
+  TransferTask(Saga saga) {
+    super(saga);
+  }
+
+  @Override
+  List<String> steps() {
+    return List.of(START, MONITOR, ABORT);
+  }
+
+  @Override
+  Future<Void> execute(MigrationRow m) {
+    ConductorSettings settings = saga.settings();
+    return saga.db(s -> s.host(m.sourceCompute))
+        .compose(
+            src -> {
+              long now = now();
+              boolean postCopy = src.map(HostRow::permitPostCopy).orElse(false);
+              // Nova: auto-converge only when post-copy is not enabled.
+              boolean autoConverge =
+                  !postCopy && src.map(HostRow::permitAutoConverge).orElse(false);
+              double dataGb =
+                  Timeouts.dataGb(
+                      m.memoryTotal / (1024 * 1024), m.diskTotal >> 30, m.blockMigration);
+              m.completionTimeoutS =
+                  Timeouts.completionTimeoutSeconds(settings.completionTimeoutPerGiB(), dataGb);
+              m.moveTo(MigrationStatus.RUNNING, now);
+              m.completionDeadlineMs =
+                  m.completionTimeoutS > 0 ? now + m.completionTimeoutS * 1000 : 0;
+              m.step = START;
+              m.stepDeadlineMs = now + settings.startTimeoutMs();
+              StartMigration cmd =
+                  new StartMigration(
+                      m.instanceUuid,
+                      m.destCompute,
+                      m.blockMigration,
+                      autoConverge,
+                      postCopy,
+                      settings.bandwidthMibps(),
+                      Math.max(
+                          1,
+                          Timeouts.initialDowntimeMs(
+                              settings.downtimeMs(), settings.downtimeSteps())));
+              LOG.info(
+                  "{} starting transfer {} -> {}; completion timeout {} s ({} s/GiB x {} GiB)",
+                  ctx(m),
+                  m.sourceCompute,
+                  m.destCompute,
+                  m.completionTimeoutS,
+                  settings.completionTimeoutPerGiB(),
+                  dataGb);
+              return saga.save(m).compose(v -> saga.agents().toCompute(m.sourceCompute, m, cmd));
+            });
+  }
+
+  @Override
+  Future<Void> onMessage(MigrationRow m, Envelope env, Message body) {
+    if (body instanceof MigrationProgress p) return onProgress(m, env, p);
+    if (body instanceof MigrationCompleted c) return onCompleted(m, c);
+    if (body instanceof MigrationFailed f) return onFailed(m, f);
+    if (body instanceof StepResult r && !r.ok()) {
+      LOG.warn("{} source could not {}: {} ({})", ctx(m), r.step(), r.message(), r.reason());
+      if ("force_complete".equals(r.step())) {
+        m.actions.add(stamp("force_complete failed: " + r.message()));
+        return saga.save(m);
+      }
+    }
+    return Future.succeededFuture();
+  }
+
+  private Future<Void> onProgress(MigrationRow m, Envelope env, MigrationProgress p) {
+    long seq = env.seq() == null ? 0 : env.seq();
+    if (seq <= m.lastSeq) {
+      saga.metrics().progress(false);
+      return Future.succeededFuture();
+    }
+    saga.metrics().progress(true);
+    m.lastSeq = seq;
+    m.memoryTotal = p.memoryTotalBytes();
+    m.memoryProcessed = p.memoryProcessedBytes();
+    m.memoryRemaining = p.memoryRemainingBytes();
+    m.diskTotal = p.diskTotalBytes();
+    m.diskProcessed = p.diskProcessedBytes();
+    m.diskRemaining = p.diskRemainingBytes();
+    m.dirtyRate = p.dirtyRateBps();
+    m.bandwidth = p.bandwidthBps();
+    m.iteration = p.iteration();
+    m.expectedDowntimeMs = p.expectedDowntimeMs();
+    m.mode = p.mode();
+    m.updatedMs = now();
+    if (START.equals(m.step)) {
+      m.step = MONITOR;
+      m.stepDeadlineMs = 0;
+    }
+    if ("postcopy".equals(p.mode()) && m.status == MigrationStatus.RUNNING) {
+      m.moveTo(MigrationStatus.POSTCOPY, m.updatedMs);
+      m.actions.add(stamp("switched to post-copy"));
+    }
+    saga.notifier()
+        .notify(
+            "migration.progress",
+            m,
+            new JsonObject()
+                .put("memory_total_bytes", m.memoryTotal)
+                .put("memory_processed_bytes", m.memoryProcessed)
+                .put("memory_remaining_bytes", m.memoryRemaining)
+                .put("disk_total_bytes", m.diskTotal)
+                .put("disk_processed_bytes", m.diskProcessed)
+                .put("disk_remaining_bytes", m.diskRemaining)
+                .put("dirty_rate_bps", m.dirtyRate)
+                .put("iteration", m.iteration)
+                .put("mode", m.mode));
+    return saga.save(m);
+  }
+
+  private Future<Void> onCompleted(MigrationRow m, MigrationCompleted c) {
+    m.downtimeMs = c.downtimeMs();
+    m.memoryTotal = c.memoryTotalBytes();
+    m.memoryProcessed = c.memoryTransferredBytes();
+    m.memoryRemaining = 0;
+    m.diskTotal = c.diskTotalBytes();
+    m.diskProcessed = c.diskTransferredBytes();
+    m.diskRemaining = 0;
+    m.iteration = Math.max(m.iteration, c.iterations());
+    m.mode = c.mode();
+    m.completionDeadlineMs = 0;
+    LOG.info(
+        "{} transfer completed: downtime {} ms, {} iterations, {} bytes sent",
+        ctx(m),
+        c.downtimeMs(),
+        c.iterations(),
+        c.memoryTransferredBytes() + c.diskTransferredBytes());
+    // An abort that came too late changes nothing: the guest runs on the destination now.
+    return saga.next(POST, m);
+  }
+
+  private Future<Void> onFailed(MigrationRow m, MigrationFailed f) {
+    if (f.cancelled() && m.abortReason != null) {
+      Reason r = Reason.valueOf(m.abortReason);
+      MigrationStatus st =
+          r == Reason.USER_ABORT ? MigrationStatus.CANCELLED : MigrationStatus.FAILED;
+      String msg =
+          r == Reason.COMPLETION_TIMEOUT
+              ? "live migration not completed after " + m.completionTimeoutS + " sec; aborted"
+              : "aborted: " + r;
+      return saga.finish(m, st, r, msg);
+    }
+    return saga.finish(m, MigrationStatus.FAILED, Reason.fromAgent(f.reason()), f.message());
+  }
+
+  /** The completion deadline passed: the configured timeout action. */
+  Future<Void> onCompletionDeadline(MigrationRow m) {
+    if (m.status != MigrationStatus.RUNNING || m.abortReason != null) {
+      return Future.succeededFuture();
+    }
+    String action = saga.settings().timeoutAction();
+    saga.metrics().timeoutAction(action);
+    LOG.warn(
+        "{} live migration not completed after {} sec; timeout action {}",
+        ctx(m),
+        m.completionTimeoutS,
+        action);
+    if ("force_complete".equals(action)) {
+      m.completionDeadlineMs = 0;
+      return forceComplete(m, "completion timeout");
+    }
+    return abort(m, Reason.COMPLETION_TIMEOUT, m.completionTimeoutS);
+  }
+
+  /** Asks the source to cancel; the VM stays there. Awaited under the rollback deadline. */
+  Future<Void> abort(MigrationRow m, Reason why, long afterSeconds) {
+    m.abortReason = why.name();
+    m.actions.add(stamp("abort (" + why + ")"));
+    m.step = ABORT;
+    m.stepDeadlineMs = now() + saga.settings().rollbackTimeoutMs();
+    saga.notifier().notify("instance.live_migration_abort.start", m, null);
+    return saga.save(m)
+        .compose(
+            v ->
+                saga.agents()
+                    .toCompute(
+                        m.sourceCompute,
+                        m,
+                        new AbortMigration(m.instanceUuid, why.name(), afterSeconds)));
+  }
+
+  /** Makes the transfer finish: post-copy where the source permits it, else pause. */
+  Future<Void> forceComplete(MigrationRow m, String who) {
+    return saga.db(s -> s.host(m.sourceCompute))
+        .compose(
+            src -> {
+              String mode = src.map(HostRow::permitPostCopy).orElse(false) ? "postcopy" : "pause";
+              m.actions.add(stamp("force_complete by " + mode + " (" + who + ")"));
+              saga.notifier()
+                  .notify(
+                      "instance.live_migration_force_complete.start",
+                      m,
+                      new JsonObject().put("mode", mode));
+              return saga.save(m)
+                  .compose(
+                      v ->
+                          saga.agents()
+                              .toCompute(
+                                  m.sourceCompute,
+                                  m,
+                                  new ForceComplete(m.instanceUuid, mode, who)));
+            });
+  }
+
+  @Override
+  Future<Void> onDeadline(MigrationRow m) {
+    if (ABORT.equals(m.step)) {
+      return saga.finish(
+          m,
+          MigrationStatus.ERROR,
+          Reason.SOURCE_AGENT_LOST,
+          "The source compute "
+              + m.sourceCompute
+              + " did not confirm the abort within "
+              + saga.settings().rollbackTimeoutMs() / 1000
+              + " s; where the instance runs is unknown.");
+    }
+    // START: the source may still start late; ask it to abort so the VM stays where it is.
+    saga.agents()
+        .toCompute(
+            m.sourceCompute,
+            m,
+            new AbortMigration(m.instanceUuid, Reason.SOURCE_AGENT_LOST.name(), 0));
+    return saga.finish(
+        m,
+        MigrationStatus.FAILED,
+        Reason.SOURCE_AGENT_LOST,
+        "The source compute "
+            + m.sourceCompute
+            + " did not start the migration within "
+            + saga.settings().startTimeoutMs() / 1000
+            + " s.");
+  }
+}
