@@ -169,8 +169,9 @@ public final class Main implements Callable<Integer> {
       switch (service) {
         case "conductor" -> {
           String token = System.getenv("LIVEMIGRATE_ADMIN_TOKEN");
-          if (token == null || token.isBlank()) {
-            System.err.println("LIVEMIGRATE_ADMIN_TOKEN must be set for the conductor's API");
+          if ((token == null || token.isBlank()) && c.string(Options.API_TOKEN_FILE).isBlank()) {
+            System.err.println(
+                "LIVEMIGRATE_ADMIN_TOKEN or [api] token_file must be set for the conductor's API");
             return 2;
           }
           ConductorVerticle v = new ConductorVerticle(c, token);

@@ -194,6 +194,13 @@ public final class Options {
       str("api", "listen", "127.0.0.1", "Address of the Nova-compatible API.");
   public static final Option API_PORT =
       integer("api", "port", 8774, 0, 65535, "Port of the Nova-compatible API.");
+  public static final Option API_TOKEN_FILE =
+      str(
+          "api",
+          "token_file",
+          "",
+          "File of API tokens, one per line: sha256-hex-of-token project_id user_id role[,role]."
+              + " Only hashes are stored. Empty = only the admin token (LIVEMIGRATE_ADMIN_TOKEN).");
 
   // [ops]
   public static final Option OPS_LISTEN =

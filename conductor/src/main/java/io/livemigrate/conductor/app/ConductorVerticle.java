@@ -7,15 +7,18 @@ import io.livemigrate.common.config.Options;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.common.ops.OpsServer;
 import io.livemigrate.common.ops.Registries;
+import io.livemigrate.conductor.api.Auth;
 import io.livemigrate.conductor.api.NovaApi;
 import io.livemigrate.conductor.impl.Conductor;
 import io.livemigrate.conductor.impl.ConductorMetrics;
 import io.livemigrate.conductor.impl.ConductorSettings;
+import io.livemigrate.conductor.impl.ServiceAdmin;
 import io.livemigrate.conductor.store.Store;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
+import java.nio.file.Path;
 
 /** Wires the conductor: store, bus, saga, the Nova-compatible API, /metrics and /health. */
 public final class ConductorVerticle extends VerticleBase {
@@ -25,9 +28,14 @@ public final class ConductorVerticle extends VerticleBase {
   private Store store;
   private Bus bus;
   private Conductor conductor;
+  private ServiceAdmin serviceAdmin;
   private HttpServer api;
   private OpsServer ops;
 
+  /**
+   * @param adminToken the admin token (may be null or blank when {@code [api] token_file} lists
+   *     tokens); start fails when the token file is unreadable or malformed
+   */
   public ConductorVerticle(Config config, String adminToken) {
     this.config = config;
     this.adminToken = adminToken;
@@ -36,6 +44,15 @@ public final class ConductorVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     ConductorSettings settings = ConductorSettings.from(config);
+    String tokenFile = config.string(Options.API_TOKEN_FILE);
+    Auth auth;
+    try {
+      auth =
+          Auth.load(
+              adminToken, tokenFile == null || tokenFile.isBlank() ? null : Path.of(tokenFile));
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(e);
+    }
     return vertx
         .executeBlocking(
             () ->
@@ -59,8 +76,22 @@ public final class ConductorVerticle extends VerticleBase {
               return conductor.start();
             })
         .compose(
+            v -> {
+              // Resend statuses at half the down time: a restarted scheduler learns them quickly.
+              serviceAdmin =
+                  new ServiceAdmin(
+                      vertx, conductor, Math.max(1000, settings.serviceDownTimeMs() / 2));
+              return serviceAdmin.start();
+            })
+        .compose(
             v ->
-                new NovaApi(vertx, conductor, adminToken, settings.serviceDownTimeMs(), registry)
+                new NovaApi(
+                        vertx,
+                        conductor,
+                        serviceAdmin,
+                        auth,
+                        settings.serviceDownTimeMs(),
+                        registry)
                     .listen(config.string(Options.API_LISTEN), config.integer(Options.API_PORT)))
         .compose(
             server -> {
@@ -78,6 +109,7 @@ public final class ConductorVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     // Stop taking work first (API, then consumers), then timers and the store.
+    if (serviceAdmin != null) serviceAdmin.stop();
     Future<Void> f = api == null ? Future.succeededFuture() : api.close();
     return f.compose(v -> bus == null ? Future.succeededFuture() : bus.close())
         .compose(v -> ops == null ? Future.succeededFuture() : ops.close())
