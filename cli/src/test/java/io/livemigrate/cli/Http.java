@@ -36,11 +36,15 @@ final class Http {
   }
 
   Response post(String path, String body) {
+    return post(path, body, null);
+  }
+
+  Response post(String path, String body, String microversion) {
     return send(
         HttpRequest.newBuilder(URI.create(base + path))
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(body)),
-        null);
+        microversion);
   }
 
   Response send(HttpRequest.Builder b, String microversion) {

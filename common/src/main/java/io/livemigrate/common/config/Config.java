@@ -109,6 +109,10 @@ public final class Config {
     return Long.parseLong(values.get(o.key()).trim());
   }
 
+  public double decimal(Option o) {
+    return Double.parseDouble(values.get(o.key()).trim());
+  }
+
   public boolean bool(Option o) {
     return Boolean.parseBoolean(values.get(o.key()).trim());
   }

@@ -28,6 +28,7 @@ public record Option(
   public enum Kind {
     STRING,
     INT,
+    FLOAT,
     BOOL,
     CHOICE
   }
@@ -47,6 +48,10 @@ public record Option(
 
   static Option integer(String section, String name, long def, long min, long max, String help) {
     return new Option(section, name, Kind.INT, Long.toString(def), min, max, List.of(), help);
+  }
+
+  static Option decimal(String section, String name, double def, String help) {
+    return new Option(section, name, Kind.FLOAT, Double.toString(def), 0L, null, List.of(), help);
   }
 
   static Option bool(String section, String name, boolean def, String help) {
@@ -69,6 +74,16 @@ public record Option(
         }
         if (min != null && v < min) return key() + ": " + v + " is below the minimum " + min;
         if (max != null && v > max) return key() + ": " + v + " is above the maximum " + max;
+        return null;
+      }
+      case FLOAT -> {
+        double v;
+        try {
+          v = Double.parseDouble(value.trim());
+        } catch (NumberFormatException e) {
+          return key() + ": '" + value + "' is not a number";
+        }
+        if (Double.isNaN(v) || v < 0) return key() + ": " + v + " must be >= 0";
         return null;
       }
       case BOOL -> {

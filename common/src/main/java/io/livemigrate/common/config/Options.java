@@ -2,6 +2,7 @@ package io.livemigrate.common.config;
 
 import static io.livemigrate.common.config.Option.bool;
 import static io.livemigrate.common.config.Option.choice;
+import static io.livemigrate.common.config.Option.decimal;
 import static io.livemigrate.common.config.Option.integer;
 import static io.livemigrate.common.config.Option.str;
 
@@ -54,6 +55,21 @@ public final class Options {
           -1,
           1000,
           "Destinations tried after a failed prepare; -1 = until no host is left.");
+  public static final Option MAX_CONCURRENT_INBOUND_LIVE_MIGRATIONS =
+      integer(
+          "DEFAULT",
+          "max_concurrent_inbound_live_migrations",
+          0,
+          0,
+          1000,
+          "Inbound live migrations one compute host takes at once (0 = unlimited). Nova has no"
+              + " such limit; ours keeps a drained cluster from piling onto one host.");
+  public static final Option CPU_ALLOCATION_RATIO =
+      decimal("DEFAULT", "cpu_allocation_ratio", 4.0, "Virtual CPUs per physical CPU.");
+  public static final Option RAM_ALLOCATION_RATIO =
+      decimal("DEFAULT", "ram_allocation_ratio", 1.0, "Virtual RAM per physical RAM.");
+  public static final Option DISK_ALLOCATION_RATIO =
+      decimal("DEFAULT", "disk_allocation_ratio", 1.0, "Virtual disk per physical disk.");
   public static final Option AVAILABILITY_ZONE =
       str("DEFAULT", "default_availability_zone", "nova", "Zone a compute host reports.");
 
@@ -144,6 +160,35 @@ public final class Options {
           "Usable link bandwidth of a simulated host, MiB/s.");
   public static final Option SIM_TICK_MS =
       integer("simulated", "tick_ms", 100, 1, 10_000, "Step of the simulated pre-copy model.");
+
+  // [scheduler]
+  public static final Option CLUSTER_MAX_LIVE_MIGRATIONS =
+      integer(
+          "scheduler",
+          "max_concurrent_live_migrations",
+          0,
+          0,
+          100_000,
+          "Live migrations in flight in the whole cluster (0 = unlimited); more wait queued.");
+  public static final Option RAM_WEIGHT_MULTIPLIER =
+      decimal("scheduler", "ram_weight_multiplier", 1.0, "Weight of free RAM (prefer emptier).");
+  public static final Option CPU_WEIGHT_MULTIPLIER =
+      decimal("scheduler", "cpu_weight_multiplier", 1.0, "Weight of free vCPUs.");
+  public static final Option MIGRATION_WEIGHT_MULTIPLIER =
+      decimal(
+          "scheduler",
+          "migration_weight_multiplier",
+          1.0,
+          "Weight of few in-flight migrations on a host (inbound + outbound).");
+  public static final Option QUEUE_RETRY_MS =
+      integer(
+          "conductor",
+          "queue_retry_ms",
+          1000,
+          10,
+          60_000,
+          "Milliseconds a migration waits, queued, before asking again when its source or the"
+              + " cluster is at its live-migration limit.");
 
   // [conductor]
   public static final Option STORE_URL =

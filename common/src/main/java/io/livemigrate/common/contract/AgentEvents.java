@@ -52,7 +52,8 @@ public final class AgentEvents {
    * A host's capacity and its instances, sent at start, every report interval and after every
    * change.
    *
-   * <p>Version history: 1 - initial.
+   * <p>Version history: 1 - initial. 2 - allocation ratios, CPU model and live-migration limits
+   * (optional: a v1 report reads as Nova's default ratios, 1 outbound, unlimited inbound).
    */
   public record HostReport(
       String host,
@@ -64,9 +65,15 @@ public final class AgentEvents {
       long diskGb,
       boolean permitPostCopy,
       boolean permitAutoConverge,
-      List<InstanceReport> instances)
+      List<InstanceReport> instances,
+      Double cpuAllocationRatio,
+      Double ramAllocationRatio,
+      Double diskAllocationRatio,
+      String cpuModel,
+      Integer maxOutboundMigrations,
+      Integer maxInboundMigrations)
       implements Message {
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
 
     public HostReport {
       notBlank(host, "host");
@@ -74,6 +81,47 @@ public final class AgentEvents {
       nonNegative(memoryMb, "memoryMb");
       nonNegative(diskGb, "diskGb");
       instances = instances == null ? List.of() : List.copyOf(instances);
+      cpuAllocationRatio = cpuAllocationRatio == null ? 4.0 : cpuAllocationRatio;
+      ramAllocationRatio = ramAllocationRatio == null ? 1.0 : ramAllocationRatio;
+      diskAllocationRatio = diskAllocationRatio == null ? 1.0 : diskAllocationRatio;
+      check(
+          cpuAllocationRatio >= 0 && ramAllocationRatio >= 0 && diskAllocationRatio >= 0,
+          "allocation ratios must be >= 0");
+      maxOutboundMigrations = maxOutboundMigrations == null ? 1 : maxOutboundMigrations;
+      maxInboundMigrations = maxInboundMigrations == null ? 0 : maxInboundMigrations;
+      nonNegative(maxOutboundMigrations, "maxOutboundMigrations");
+      nonNegative(maxInboundMigrations, "maxInboundMigrations");
+    }
+
+    /** A report with Nova's default ratios and limits (the version-1 shape). */
+    public HostReport(
+        String host,
+        String zone,
+        String hypervisorType,
+        long hypervisorVersion,
+        int vcpus,
+        long memoryMb,
+        long diskGb,
+        boolean permitPostCopy,
+        boolean permitAutoConverge,
+        List<InstanceReport> instances) {
+      this(
+          host,
+          zone,
+          hypervisorType,
+          hypervisorVersion,
+          vcpus,
+          memoryMb,
+          diskGb,
+          permitPostCopy,
+          permitAutoConverge,
+          instances,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null);
     }
   }
 

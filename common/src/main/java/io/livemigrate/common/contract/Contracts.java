@@ -34,6 +34,7 @@ public final class Contracts {
   static {
     register("select_destinations", SelectDestinations.class);
     register("destinations", Destinations.class);
+    register("release_claim", SchedulerMessages.ReleaseClaim.class);
     register("service_status", SchedulerMessages.ServiceStatus.class);
     register("prepare_destination", PrepareDestination.class);
     register("start_migration", StartMigration.class);

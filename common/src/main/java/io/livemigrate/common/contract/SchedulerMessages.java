@@ -38,16 +38,44 @@ public final class SchedulerMessages {
   }
 
   /**
-   * The scheduler's answer: hosts best first, and for every host it filtered out, why.
+   * The scheduler's answer: hosts best first (the first one is claimed for the migration), and for
+   * every host it filtered out, why. {@code waitReason} set means: nothing is wrong with the
+   * request, but the source or the cluster is at its live-migration limit; ask again later.
    *
-   * <p>Version history: 1 - initial.
+   * <p>Version history: 1 - initial. 2 - waitReason.
    */
-  public record Destinations(List<String> hosts, Map<String, String> rejected) implements Message {
-    public static final int VERSION = 1;
+  public record Destinations(List<String> hosts, Map<String, String> rejected, String waitReason)
+      implements Message {
+    public static final int VERSION = 2;
 
     public Destinations {
       hosts = hosts == null ? List.of() : List.copyOf(hosts);
       rejected = rejected == null ? Map.of() : Map.copyOf(rejected);
+    }
+
+    public Destinations(List<String> hosts, Map<String, String> rejected) {
+      this(hosts, rejected, null);
+    }
+
+    public static Destinations waitFor(String reason) {
+      return new Destinations(List.of(), Map.of(), reason);
+    }
+  }
+
+  /**
+   * Conductor tells the scheduler a migration ended, so the destination claimed for it is freed.
+   * For a completed migration the claim turns into the instance on the destination once that host
+   * reports it.
+   *
+   * @param outcome the final migration status ({@code completed}, {@code failed}, ...)
+   *     <p>Version history: 1 - initial.
+   */
+  public record ReleaseClaim(String instanceUuid, String outcome) implements InstanceMessage {
+    public static final int VERSION = 1;
+
+    public ReleaseClaim {
+      notBlank(instanceUuid, "instanceUuid");
+      notBlank(outcome, "outcome");
     }
   }
 

@@ -71,7 +71,9 @@ class ContractGoldenTest {
                   "ignoreHosts:List<String>")),
           Map.entry(
               "destinations",
-              Fingerprint.of(1, "hosts:List<String>", "rejected:Map<String,String>")),
+              Fingerprint.of(
+                  2, "hosts:List<String>", "rejected:Map<String,String>", "waitReason:String")),
+          Map.entry("release_claim", Fingerprint.of(1, "instanceUuid:String", "outcome:String")),
           Map.entry(
               "service_status",
               Fingerprint.of(
@@ -122,7 +124,7 @@ class ContractGoldenTest {
           Map.entry(
               "host_report",
               Fingerprint.of(
-                  1,
+                  2,
                   "host:String",
                   "zone:String",
                   "hypervisorType:String",
@@ -141,7 +143,13 @@ class ContractGoldenTest {
                   "instances.diskGb:long",
                   "instances.projectId:String",
                   "instances.userId:String",
-                  "instances.flavor:String")),
+                  "instances.flavor:String",
+                  "cpuAllocationRatio:Double",
+                  "ramAllocationRatio:Double",
+                  "diskAllocationRatio:Double",
+                  "cpuModel:String",
+                  "maxOutboundMigrations:Integer",
+                  "maxInboundMigrations:Integer")),
           Map.entry(
               "step_result",
               Fingerprint.of(1, "step:String", "ok:boolean", "reason:String", "message:String")),
@@ -449,7 +457,7 @@ class ContractGoldenTest {
     }
     assertInvalid(payloadEdit("prepare_destination", p -> p.put("memoryMb", -1)), "memoryMb");
     assertInvalid(payloadEdit("select_destinations", p -> p.put("diskGb", -40)), "diskGb");
-    JsonObject badInstance = golden("host_report", 1);
+    JsonObject badInstance = golden("host_report", 2);
     badInstance
         .getJsonObject("payload")
         .getJsonArray("instances")

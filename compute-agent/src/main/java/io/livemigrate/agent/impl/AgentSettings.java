@@ -10,7 +10,12 @@ public record AgentSettings(
     long reportIntervalMs,
     long progressIntervalMs,
     boolean permitPostCopy,
-    boolean permitAutoConverge) {
+    boolean permitAutoConverge,
+    double cpuAllocationRatio,
+    double ramAllocationRatio,
+    double diskAllocationRatio,
+    int maxOutboundMigrations,
+    int maxInboundMigrations) {
 
   public static AgentSettings from(Config c) {
     return new AgentSettings(
@@ -19,6 +24,11 @@ public record AgentSettings(
         c.longValue(Options.REPORT_INTERVAL) * 1000,
         c.longValue(Options.PROGRESS_INTERVAL_MS),
         c.bool(Options.PERMIT_POST_COPY),
-        c.bool(Options.PERMIT_AUTO_CONVERGE));
+        c.bool(Options.PERMIT_AUTO_CONVERGE),
+        c.decimal(Options.CPU_ALLOCATION_RATIO),
+        c.decimal(Options.RAM_ALLOCATION_RATIO),
+        c.decimal(Options.DISK_ALLOCATION_RATIO),
+        c.integer(Options.MAX_CONCURRENT_LIVE_MIGRATIONS),
+        c.integer(Options.MAX_CONCURRENT_INBOUND_LIVE_MIGRATIONS));
   }
 }

@@ -161,7 +161,13 @@ public final class ComputeAgent {
                   r.diskGb(),
                   settings.permitPostCopy(),
                   settings.permitAutoConverge(),
-                  instances);
+                  instances,
+                  settings.cpuAllocationRatio(),
+                  settings.ramAllocationRatio(),
+                  settings.diskAllocationRatio(),
+                  null,
+                  settings.maxOutboundMigrations(),
+                  settings.maxInboundMigrations());
             })
         .compose(
             rep -> bus.event("host.report." + settings.host(), Envelope.of(rep, bus.sender())));

@@ -7,6 +7,7 @@ import io.livemigrate.common.contract.AgentEvents.ServiceHeartbeat;
 import io.livemigrate.common.contract.Envelope;
 import io.livemigrate.common.contract.InvalidMessageException;
 import io.livemigrate.common.contract.Message;
+import io.livemigrate.common.contract.SchedulerMessages.ReleaseClaim;
 import io.livemigrate.common.log.Ctx;
 import io.livemigrate.conductor.MigrationStatus;
 import io.livemigrate.conductor.Reason;
@@ -500,6 +501,7 @@ public final class Conductor implements Saga {
     m.completionDeadlineMs = 0;
     cancelTimers(m.uuid);
     boolean moved = status == MigrationStatus.COMPLETED;
+    agents.toScheduler(m, new ReleaseClaim(m.instanceUuid, status.wire()));
     boolean onSource = status == MigrationStatus.FAILED || status == MigrationStatus.CANCELLED;
     if (onSource) {
       // Compensations of the steps that ran, latest first.

@@ -17,7 +17,8 @@ public record ConductorSettings(
     long prepareTimeoutMs,
     long startTimeoutMs,
     long postTimeoutMs,
-    long rollbackTimeoutMs) {
+    long rollbackTimeoutMs,
+    long queueRetryMs) {
 
   public static ConductorSettings from(Config c) {
     return new ConductorSettings(
@@ -33,6 +34,7 @@ public record ConductorSettings(
         c.longValue(Options.PREPARE_TIMEOUT) * 1000,
         c.longValue(Options.START_TIMEOUT) * 1000,
         c.longValue(Options.POST_TIMEOUT) * 1000,
-        c.longValue(Options.ROLLBACK_TIMEOUT) * 1000);
+        c.longValue(Options.ROLLBACK_TIMEOUT) * 1000,
+        c.longValue(Options.QUEUE_RETRY_MS));
   }
 }

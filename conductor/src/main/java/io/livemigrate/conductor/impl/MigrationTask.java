@@ -18,6 +18,7 @@ import java.util.List;
  */
 abstract class MigrationTask {
   static final String SELECT = "select";
+  static final String QUEUE = "queue";
   static final String PREPARE = "prepare";
   static final String START = "start";
   static final String MONITOR = "monitor";

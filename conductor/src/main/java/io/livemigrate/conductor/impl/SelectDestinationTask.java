@@ -13,7 +13,11 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Asks the scheduler for destinations, skipping hosts already tried for this migration. */
+/**
+ * Asks the scheduler for destinations, skipping hosts already tried for this migration. When the
+ * source or the cluster is at its live-migration limit the migration waits, {@code queued}, and
+ * asks again every {@code queue_retry_ms} (Nova queues on the source host instead).
+ */
 final class SelectDestinationTask extends MigrationTask {
   private static final Logger LOG = LoggerFactory.getLogger(SelectDestinationTask.class);
 
@@ -23,7 +27,7 @@ final class SelectDestinationTask extends MigrationTask {
 
   @Override
   List<String> steps() {
-    return List.of(SELECT);
+    return List.of(SELECT, QUEUE);
   }
 
   @Override
@@ -49,7 +53,20 @@ final class SelectDestinationTask extends MigrationTask {
 
   @Override
   Future<Void> onMessage(MigrationRow m, Envelope env, Message body) {
-    if (!(body instanceof Destinations d)) return Future.succeededFuture();
+    if (!(body instanceof Destinations d) || !SELECT.equals(m.step)) {
+      return Future.succeededFuture();
+    }
+    if (d.waitReason() != null) {
+      if (m.status == MigrationStatus.ACCEPTED) m.moveTo(MigrationStatus.QUEUED, now());
+      if (!d.waitReason().equals(m.message)) {
+        LOG.info("{} queued: {}", ctx(m), d.waitReason());
+      }
+      m.message = d.waitReason();
+      m.step = QUEUE;
+      m.stepDeadlineMs = now() + saga.settings().queueRetryMs();
+      return saga.save(m);
+    }
+    m.message = null;
     if (d.hosts().isEmpty()) {
       String why =
           d.rejected().isEmpty()
@@ -65,6 +82,7 @@ final class SelectDestinationTask extends MigrationTask {
 
   @Override
   Future<Void> onDeadline(MigrationRow m) {
+    if (QUEUE.equals(m.step)) return execute(m); // time to ask again
     return saga.finish(
         m,
         MigrationStatus.FAILED,

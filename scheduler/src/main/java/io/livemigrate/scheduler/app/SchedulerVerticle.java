@@ -7,6 +7,7 @@ import io.livemigrate.common.config.Options;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.common.ops.OpsServer;
 import io.livemigrate.common.ops.Registries;
+import io.livemigrate.scheduler.impl.HostScheduler;
 import io.livemigrate.scheduler.impl.SchedulerService;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
@@ -30,9 +31,15 @@ public final class SchedulerVerticle extends VerticleBase {
         .compose(
             b -> {
               bus = b;
-              SchedulerService svc =
-                  new SchedulerService(
-                      b, config.longValue(Options.SERVICE_DOWN_TIME) * 1000, registry);
+              HostScheduler scheduler =
+                  new HostScheduler(
+                      config.longValue(Options.SERVICE_DOWN_TIME) * 1000,
+                      config.integer(Options.CLUSTER_MAX_LIVE_MIGRATIONS),
+                      new HostScheduler.Weights(
+                          config.decimal(Options.RAM_WEIGHT_MULTIPLIER),
+                          config.decimal(Options.CPU_WEIGHT_MULTIPLIER),
+                          config.decimal(Options.MIGRATION_WEIGHT_MULTIPLIER)));
+              SchedulerService svc = new SchedulerService(b, scheduler, registry);
               return svc.start()
                   .compose(
                       v ->

@@ -5,35 +5,77 @@ import io.livemigrate.common.contract.SchedulerMessages.Destinations;
 import io.livemigrate.common.contract.SchedulerMessages.SelectDestinations;
 import io.livemigrate.common.contract.SchedulerMessages.ServiceStatus;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Filter-and-weigh destination selection, as Nova's filter scheduler does it: every host passes
- * each filter or is rejected with the first reason it failed; the survivors are ordered by free RAM
- * (the RAM weigher). Pure logic: the caller supplies the clock.
+ * Filter-weigh-claim destination selection. Every host passes each filter or is rejected with the
+ * first reason it failed; survivors are ranked by weighers (free RAM, free vCPUs, fewest migrations
+ * in flight), each normalised over the candidates as Nova does and scaled by its multiplier; the
+ * best one is claimed for the migration at once, so concurrent requests see each other's claims and
+ * never oversubscribe a host. Unlike Nova, in-flight live migrations count: per-host outbound and
+ * inbound limits and a cluster-wide cap make a request wait (queued) rather than fail. Pure logic,
+ * single-threaded: the caller supplies the clock.
  */
 public final class HostScheduler {
-  /** Nova's initial allocation ratios. */
-  static final double CPU_RATIO = 4.0;
+  /** Weigher multipliers; 0 turns a weigher off. */
+  public record Weights(double ram, double cpu, double migrations) {
+    /** RAM only: the issue-2 behaviour, kept for its tests. */
+    public static final Weights RAM_ONLY = new Weights(1, 0, 0);
+  }
 
-  static final double RAM_RATIO = 1.0;
-  static final double DISK_RATIO = 1.0;
+  /** A destination held for one migration until the conductor releases it. */
+  private record Claim(
+      String instanceUuid,
+      String source,
+      String dest,
+      int vcpus,
+      long memoryMb,
+      long diskGb,
+      boolean completed,
+      long sinceMs) {}
+
+  private static final int MAX_RANKED = 20;
+  private static final int MAX_REJECTED = 50;
 
   private final Map<String, HostState> hosts = new HashMap<>();
+  private final Map<String, Claim> claims = new HashMap<>();
   private final long serviceDownTimeMs;
+  private final int clusterMax;
+  private final Weights weights;
+  private int inFlight;
 
   public HostScheduler(long serviceDownTimeMs) {
+    this(serviceDownTimeMs, 0, Weights.RAM_ONLY);
+  }
+
+  /**
+   * @param clusterMax live migrations in flight cluster-wide before requests wait (0 = no cap)
+   */
+  public HostScheduler(long serviceDownTimeMs, int clusterMax, Weights weights) {
     this.serviceDownTimeMs = serviceDownTimeMs;
+    this.clusterMax = clusterMax;
+    this.weights = weights;
   }
 
   public void onReport(HostReport r, long nowMs) {
     HostState h = hosts.computeIfAbsent(r.host(), HostState::new);
     h.apply(r);
     h.lastHeartbeatMs = Math.max(h.lastHeartbeatMs, nowMs);
+    // A completed migration's claim becomes the instance itself once the destination reports it;
+    // one never reported is dropped after service_down_time.
+    for (Iterator<Claim> it = claims.values().iterator(); it.hasNext(); ) {
+      Claim c = it.next();
+      if (c.completed()
+          && ((c.dest().equals(r.host()) && h.instances.contains(c.instanceUuid()))
+              || nowMs - c.sinceMs() > serviceDownTimeMs)) {
+        it.remove();
+        unclaimResources(c);
+      }
+    }
   }
 
   public void onHeartbeat(String host, long nowMs) {
@@ -46,44 +88,183 @@ public final class HostScheduler {
     h.forcedDown = s.forcedDown();
   }
 
+  /**
+   * A migration ended. Its destination claim is released, except after a completed migration, where
+   * it stands for the instance until the destination's next report includes it.
+   */
+  public void release(String instanceUuid, String outcome, long nowMs) {
+    Claim c = claims.remove(instanceUuid);
+    if (c == null || c.completed()) {
+      if (c != null) claims.put(instanceUuid, c);
+      return;
+    }
+    endFlight(c);
+    if ("completed".equals(outcome)) {
+      claims.put(
+          instanceUuid,
+          new Claim(
+              c.instanceUuid(),
+              c.source(),
+              c.dest(),
+              c.vcpus(),
+              c.memoryMb(),
+              c.diskGb(),
+              true,
+              nowMs));
+    } else {
+      unclaimResources(c);
+    }
+  }
+
   public int size() {
     return hosts.size();
   }
 
-  /** Ranks destinations for one request. */
+  /** Migrations holding a claim that have not ended. */
+  public int inFlight() {
+    return inFlight;
+  }
+
+  /** Ranks destinations for one request and claims the first. */
   public Destinations select(SelectDestinations req, long nowMs) {
+    // A retry for the same instance replaces its earlier claim.
+    Claim previous = claims.get(req.instanceUuid());
+    if (previous != null && !previous.completed()) {
+      claims.remove(req.instanceUuid());
+      endFlight(previous);
+      unclaimResources(previous);
+    }
+    HostState source = hosts.get(req.sourceHost());
+    if (source != null && source.maxOutbound > 0 && source.outbound >= source.maxOutbound) {
+      return Destinations.waitFor(
+          "Source host "
+              + source.host
+              + " already runs "
+              + source.outbound
+              + " outbound live migrations (max_concurrent_live_migrations="
+              + source.maxOutbound
+              + ").");
+    }
+    if (clusterMax > 0 && inFlight >= clusterMax) {
+      return Destinations.waitFor(
+          inFlight + " live migrations are in flight in the cluster (maximum " + clusterMax + ").");
+    }
     Map<String, String> rejected = new LinkedHashMap<>();
     List<HostState> passed = new ArrayList<>();
+    int moreRejected = 0;
     if (req.requestedHost() != null && !req.requestedHost().isBlank()) {
       HostState h = hosts.get(req.requestedHost());
       if (h == null || h.hypervisorType.isEmpty()) {
         rejected.put(
             req.requestedHost(), "Compute host " + req.requestedHost() + " could not be found.");
       } else {
-        String why = reject(h, req, nowMs);
+        String why = reject(h, source, req, nowMs);
         if (why == null) passed.add(h);
         else rejected.put(h.host, why);
       }
     } else {
       for (HostState h : hosts.values()) {
-        String why = reject(h, req, nowMs);
-        if (why == null) passed.add(h);
-        else rejected.put(h.host, why);
+        String why = reject(h, source, req, nowMs);
+        if (why == null) {
+          passed.add(h);
+        } else if (rejected.size() < MAX_REJECTED) {
+          rejected.put(h.host, why);
+        } else {
+          moreRejected++;
+        }
       }
     }
-    passed.sort(
-        Comparator.comparingDouble((HostState h) -> freeRam(h))
-            .reversed()
-            .thenComparing(h -> h.host));
-    return new Destinations(passed.stream().map(h -> h.host).toList(), rejected);
+    if (moreRejected > 0) {
+      rejected.put("(others)", moreRejected + " more hosts were rejected.");
+    }
+    List<String> ranked = rank(passed);
+    if (!ranked.isEmpty()) claim(req, source, hosts.get(ranked.get(0)), nowMs);
+    return new Destinations(ranked, rejected);
   }
 
-  private static double freeRam(HostState h) {
-    return h.memoryMb * RAM_RATIO - h.memoryMbUsed;
+  private void claim(SelectDestinations req, HostState source, HostState dest, long nowMs) {
+    Claim c =
+        new Claim(
+            req.instanceUuid(),
+            req.sourceHost(),
+            dest.host,
+            req.vcpus(),
+            req.memoryMb(),
+            req.diskGb(),
+            false,
+            nowMs);
+    claims.put(req.instanceUuid(), c);
+    dest.claimedVcpus += c.vcpus();
+    dest.claimedMemoryMb += c.memoryMb();
+    dest.claimedDiskGb += c.diskGb();
+    dest.inbound++;
+    if (source != null) source.outbound++;
+    inFlight++;
+  }
+
+  private void endFlight(Claim c) {
+    HostState d = hosts.get(c.dest());
+    if (d != null) d.inbound--;
+    HostState s = hosts.get(c.source());
+    if (s != null) s.outbound--;
+    inFlight--;
+  }
+
+  private void unclaimResources(Claim c) {
+    HostState d = hosts.get(c.dest());
+    if (d == null) return;
+    d.claimedVcpus -= c.vcpus();
+    d.claimedMemoryMb -= c.memoryMb();
+    d.claimedDiskGb -= c.diskGb();
+  }
+
+  /** Best first, at most {@value #MAX_RANKED}: weighted, normalised scores, then the name. */
+  private List<String> rank(List<HostState> passed) {
+    int n = passed.size();
+    if (n == 0) return List.of();
+    double[] ram = new double[n];
+    double[] cpu = new double[n];
+    double[] mig = new double[n];
+    for (int i = 0; i < n; i++) {
+      HostState h = passed.get(i);
+      ram[i] = h.freeMemoryMb();
+      cpu[i] = h.freeVcpus();
+      mig[i] = -(h.inbound + h.outbound);
+    }
+    normalise(ram);
+    normalise(cpu);
+    normalise(mig);
+    double[] score = new double[n];
+    Integer[] order = new Integer[n];
+    for (int i = 0; i < n; i++) {
+      score[i] = weights.ram() * ram[i] + weights.cpu() * cpu[i] + weights.migrations() * mig[i];
+      order[i] = i;
+    }
+    java.util.Arrays.sort(
+        order,
+        (a, b) -> {
+          int c = Double.compare(score[b], score[a]);
+          return c != 0 ? c : passed.get(a).host.compareTo(passed.get(b).host);
+        });
+    List<String> out = new ArrayList<>(Math.min(n, MAX_RANKED));
+    for (int i = 0; i < n && i < MAX_RANKED; i++) out.add(passed.get(order[i]).host);
+    return out;
+  }
+
+  /** Nova's weight normalisation: (v - min) / (max - min), all 0 when every value is equal. */
+  private static void normalise(double[] v) {
+    double min = Double.MAX_VALUE;
+    double max = -Double.MAX_VALUE;
+    for (double x : v) {
+      min = Math.min(min, x);
+      max = Math.max(max, x);
+    }
+    double range = max - min;
+    for (int i = 0; i < v.length; i++) v[i] = range == 0 ? 0 : (v[i] - min) / range;
   }
 
   /** The first filter a host fails, as an operator-readable reason; null if it passes all. */
-  private String reject(HostState h, SelectDestinations req, long nowMs) {
+  private String reject(HostState h, HostState source, SelectDestinations req, long nowMs) {
     if (h.host.equals(req.sourceHost())) {
       return "Unable to migrate instance to the current host (" + h.host + ").";
     }
@@ -99,7 +280,54 @@ public final class HostScheduler {
     if (h.disabled) {
       return "Compute service of " + h.host + " is disabled.";
     }
-    long freeMem = (long) (h.memoryMb * RAM_RATIO) - h.memoryMbUsed;
+    if (source != null && !source.hypervisorType.isEmpty()) {
+      if (!h.zone.equals(source.zone)) {
+        return "Host "
+            + h.host
+            + " is in availability zone "
+            + h.zone
+            + "; the instance is in "
+            + source.zone
+            + ".";
+      }
+      if (!h.hypervisorType.equals(source.hypervisorType)) {
+        return "Host "
+            + h.host
+            + " runs hypervisor "
+            + h.hypervisorType
+            + "; the source runs "
+            + source.hypervisorType
+            + ".";
+      }
+      if (h.hypervisorVersion < source.hypervisorVersion) {
+        return "Host "
+            + h.host
+            + "'s hypervisor version "
+            + h.hypervisorVersion
+            + " is older than the source's "
+            + source.hypervisorVersion
+            + ".";
+      }
+      if (h.cpuModel != null && source.cpuModel != null && !h.cpuModel.equals(source.cpuModel)) {
+        return "Host "
+            + h.host
+            + "'s CPU model "
+            + h.cpuModel
+            + " is not compatible with the source's "
+            + source.cpuModel
+            + ".";
+      }
+    }
+    if (h.maxInbound > 0 && h.inbound >= h.maxInbound) {
+      return "Host "
+          + h.host
+          + " already takes "
+          + h.inbound
+          + " inbound live migrations (max_concurrent_inbound_live_migrations="
+          + h.maxInbound
+          + ").";
+    }
+    long freeMem = h.freeMemoryMb();
     if (freeMem < req.memoryMb()) {
       return "Insufficient RAM on "
           + h.host
@@ -109,7 +337,7 @@ public final class HostScheduler {
           + Math.max(0, freeMem)
           + " MB free.";
     }
-    long freeDisk = (long) (h.diskGb * DISK_RATIO) - h.diskGbUsed;
+    long freeDisk = h.freeDiskGb();
     if (freeDisk < req.diskGb()) {
       return "Insufficient disk on "
           + h.host
@@ -119,7 +347,7 @@ public final class HostScheduler {
           + Math.max(0, freeDisk)
           + " GB free.";
     }
-    long freeCpu = (long) (h.vcpus * CPU_RATIO) - h.vcpusUsed;
+    long freeCpu = h.freeVcpus();
     if (freeCpu < req.vcpus()) {
       return "Insufficient vCPUs on "
           + h.host

@@ -2,25 +2,43 @@ package io.livemigrate.scheduler.impl;
 
 import io.livemigrate.common.contract.AgentEvents.HostReport;
 import io.livemigrate.common.contract.AgentEvents.InstanceReport;
+import java.util.HashSet;
+import java.util.Set;
 
 /**
- * What the scheduler knows of one compute host: its last report, its last heartbeat and the
- * operator's enable/disable. Mutable; owned by one {@link HostScheduler}.
+ * What the scheduler knows of one compute host: its last report, its last heartbeat, the operator's
+ * enable/disable and the claims of migrations in flight to and from it. Mutable; owned by one
+ * {@link HostScheduler}.
  */
 final class HostState {
   final String host;
   String zone = "nova";
   String hypervisorType = "";
   long hypervisorVersion;
+  String cpuModel;
   int vcpus;
   long memoryMb;
   long diskGb;
+  double cpuRatio = 4.0;
+  double ramRatio = 1.0;
+  double diskRatio = 1.0;
+  int maxOutbound = 1;
+  int maxInbound;
   int vcpusUsed;
   long memoryMbUsed;
   long diskGbUsed;
+  Set<String> instances = new HashSet<>();
   long lastHeartbeatMs;
   boolean disabled;
   boolean forcedDown;
+
+  /** Resources claimed on this host by migrations coming in (and completed ones not reported). */
+  int claimedVcpus;
+
+  long claimedMemoryMb;
+  long claimedDiskGb;
+  int inbound;
+  int outbound;
 
   HostState(String host) {
     this.host = host;
@@ -30,19 +48,40 @@ final class HostState {
     zone = r.zone() == null ? zone : r.zone();
     hypervisorType = r.hypervisorType();
     hypervisorVersion = r.hypervisorVersion();
+    cpuModel = r.cpuModel();
     vcpus = r.vcpus();
     memoryMb = r.memoryMb();
     diskGb = r.diskGb();
+    cpuRatio = r.cpuAllocationRatio();
+    ramRatio = r.ramAllocationRatio();
+    diskRatio = r.diskAllocationRatio();
+    maxOutbound = r.maxOutboundMigrations();
+    maxInbound = r.maxInboundMigrations();
     int cpu = 0;
     long mem = 0;
     long disk = 0;
+    Set<String> uuids = new HashSet<>();
     for (InstanceReport i : r.instances()) {
       cpu += i.vcpus();
       mem += i.memoryMb();
       disk += i.diskGb();
+      uuids.add(i.uuid());
     }
     vcpusUsed = cpu;
     memoryMbUsed = mem;
     diskGbUsed = disk;
+    instances = uuids;
+  }
+
+  long freeMemoryMb() {
+    return (long) (memoryMb * ramRatio) - memoryMbUsed - claimedMemoryMb;
+  }
+
+  long freeDiskGb() {
+    return (long) (diskGb * diskRatio) - diskGbUsed - claimedDiskGb;
+  }
+
+  long freeVcpus() {
+    return (long) (vcpus * cpuRatio) - vcpusUsed - claimedVcpus;
   }
 }

@@ -7,6 +7,7 @@ import io.livemigrate.common.contract.Envelope;
 import io.livemigrate.common.contract.InvalidMessageException;
 import io.livemigrate.common.contract.Message;
 import io.livemigrate.common.contract.SchedulerMessages.Destinations;
+import io.livemigrate.common.contract.SchedulerMessages.ReleaseClaim;
 import io.livemigrate.common.contract.SchedulerMessages.SelectDestinations;
 import io.livemigrate.common.contract.SchedulerMessages.ServiceStatus;
 import io.livemigrate.common.log.Ctx;
@@ -28,9 +29,9 @@ public final class SchedulerService {
   private final MeterRegistry registry;
   private final Timer decisionTimer;
 
-  public SchedulerService(Bus bus, long serviceDownTimeMs, MeterRegistry registry) {
+  public SchedulerService(Bus bus, HostScheduler scheduler, MeterRegistry registry) {
     this.bus = bus;
-    this.scheduler = new HostScheduler(serviceDownTimeMs);
+    this.scheduler = scheduler;
     this.registry = registry;
     this.decisionTimer =
         Timer.builder("livemigrate_scheduler_decision_latency")
@@ -38,6 +39,7 @@ public final class SchedulerService {
             .publishPercentileHistogram()
             .register(registry);
     registry.gauge("livemigrate_scheduler_hosts", scheduler, HostScheduler::size);
+    registry.gauge("livemigrate_scheduler_claims_in_flight", scheduler, HostScheduler::inFlight);
   }
 
   public Future<Void> start() {
@@ -59,6 +61,15 @@ public final class SchedulerService {
       scheduler.onStatus(s);
       return Future.succeededFuture();
     }
+    if (body instanceof ReleaseClaim r) {
+      scheduler.release(r.instanceUuid(), r.outcome(), now);
+      Counter.builder("livemigrate_scheduler_claims_released")
+          .description("Destination claims released by the conductor, by migration outcome")
+          .tag("outcome", r.outcome())
+          .register(registry)
+          .increment();
+      return Future.succeededFuture();
+    }
     if (body instanceof SelectDestinations req) {
       return select(env, req, now);
     }
@@ -72,10 +83,14 @@ public final class SchedulerService {
     decisionTimer.record(System.nanoTime() - t0, java.util.concurrent.TimeUnit.NANOSECONDS);
     Counter.builder("livemigrate_scheduler_decisions")
         .description("select_destinations answered, by whether any host fit")
-        .tag("outcome", d.hosts().isEmpty() ? "no_valid_host" : "selected")
+        .tag(
+            "outcome",
+            d.waitReason() != null ? "wait" : d.hosts().isEmpty() ? "no_valid_host" : "selected")
         .register(registry)
         .increment();
-    if (d.hosts().isEmpty()) {
+    if (d.waitReason() != null) {
+      LOG.info("{} {} must wait: {}", ctx, req.instanceUuid(), d.waitReason());
+    } else if (d.hosts().isEmpty()) {
       LOG.warn(
           "{} no valid host for {} from {}: {}",
           ctx,
