@@ -150,7 +150,7 @@ public final class HostScheduler {
           inFlight + " live migrations are in flight in the cluster (maximum " + clusterMax + ").");
     }
     Map<String, String> rejected = new LinkedHashMap<>();
-    List<HostState> passed = new ArrayList<>();
+    List<HostState> passed = new ArrayList<>(hosts.size());
     int moreRejected = 0;
     if (req.requestedHost() != null && !req.requestedHost().isBlank()) {
       HostState h = hosts.get(req.requestedHost());
@@ -158,16 +158,18 @@ public final class HostScheduler {
         rejected.put(
             req.requestedHost(), "Compute host " + req.requestedHost() + " could not be found.");
       } else {
-        String why = reject(h, source, req, nowMs);
+        String why = reject(h, source, req, nowMs, true);
         if (why == null) passed.add(h);
         else rejected.put(h.host, why);
       }
     } else {
       for (HostState h : hosts.values()) {
-        String why = reject(h, source, req, nowMs);
+        // Past MAX_REJECTED reasons only the verdict matters: skip building the text.
+        boolean explain = rejected.size() < MAX_REJECTED;
+        String why = reject(h, source, req, nowMs, explain);
         if (why == null) {
           passed.add(h);
-        } else if (rejected.size() < MAX_REJECTED) {
+        } else if (explain) {
           rejected.put(h.host, why);
         } else {
           moreRejected++;
@@ -218,53 +220,92 @@ public final class HostScheduler {
     d.claimedDiskGb -= c.diskGb();
   }
 
-  /** Best first, at most {@value #MAX_RANKED}: weighted, normalised scores, then the name. */
+  /**
+   * Best first, at most {@value #MAX_RANKED}: each weigher normalised over the candidates as Nova
+   * does ((v - min) / (max - min), 0 when all are equal), scaled by its multiplier; ties by name.
+   * Two passes over the candidates and a small sorted array for the winners, no per-candidate
+   * allocation: at 10,000 hosts a full sort or per-call arrays would dominate a decision.
+   */
   private List<String> rank(List<HostState> passed) {
     int n = passed.size();
     if (n == 0) return List.of();
-    double[] ram = new double[n];
-    double[] cpu = new double[n];
-    double[] mig = new double[n];
+    double ramMin = Double.MAX_VALUE, ramMax = -Double.MAX_VALUE;
+    double cpuMin = Double.MAX_VALUE, cpuMax = -Double.MAX_VALUE;
+    double migMin = Double.MAX_VALUE, migMax = -Double.MAX_VALUE;
     for (int i = 0; i < n; i++) {
       HostState h = passed.get(i);
-      ram[i] = h.freeMemoryMb();
-      cpu[i] = h.freeVcpus();
-      mig[i] = -(h.inbound + h.outbound);
+      double r = h.freeMemoryMb();
+      double c = h.freeVcpus();
+      double m = -(h.inbound + h.outbound);
+      ramMin = Math.min(ramMin, r);
+      ramMax = Math.max(ramMax, r);
+      cpuMin = Math.min(cpuMin, c);
+      cpuMax = Math.max(cpuMax, c);
+      migMin = Math.min(migMin, m);
+      migMax = Math.max(migMax, m);
     }
-    normalise(ram);
-    normalise(cpu);
-    normalise(mig);
-    double[] score = new double[n];
-    Integer[] order = new Integer[n];
+    int k = Math.min(n, MAX_RANKED);
+    int[] top = new int[k];
+    double[] topScore = new double[k];
+    int size = 0;
     for (int i = 0; i < n; i++) {
-      score[i] = weights.ram() * ram[i] + weights.cpu() * cpu[i] + weights.migrations() * mig[i];
-      order[i] = i;
+      HostState h = passed.get(i);
+      double sc =
+          weights.ram() * norm(h.freeMemoryMb(), ramMin, ramMax)
+              + weights.cpu() * norm(h.freeVcpus(), cpuMin, cpuMax)
+              + weights.migrations() * norm(-(h.inbound + h.outbound), migMin, migMax);
+      if (size == k && !better(sc, i, topScore[k - 1], top[k - 1], passed)) continue;
+      int pos = size < k ? size++ : k - 1;
+      while (pos > 0 && better(sc, i, topScore[pos - 1], top[pos - 1], passed)) {
+        top[pos] = top[pos - 1];
+        topScore[pos] = topScore[pos - 1];
+        pos--;
+      }
+      top[pos] = i;
+      topScore[pos] = sc;
     }
-    java.util.Arrays.sort(
-        order,
-        (a, b) -> {
-          int c = Double.compare(score[b], score[a]);
-          return c != 0 ? c : passed.get(a).host.compareTo(passed.get(b).host);
-        });
-    List<String> out = new ArrayList<>(Math.min(n, MAX_RANKED));
-    for (int i = 0; i < n && i < MAX_RANKED; i++) out.add(passed.get(order[i]).host);
+    List<String> out = new ArrayList<>(size);
+    for (int i = 0; i < size; i++) out.add(passed.get(top[i]).host);
     return out;
   }
 
-  /** Nova's weight normalisation: (v - min) / (max - min), all 0 when every value is equal. */
-  private static void normalise(double[] v) {
-    double min = Double.MAX_VALUE;
-    double max = -Double.MAX_VALUE;
-    for (double x : v) {
-      min = Math.min(min, x);
-      max = Math.max(max, x);
+  /** The same verdict as {@link #reject} with explanations, without building any text. */
+  private boolean passes(HostState h, HostState source, SelectDestinations req, long nowMs) {
+    if (h.host.equals(req.sourceHost()) || req.ignoreHosts().contains(h.host)) return false;
+    if (h.hypervisorType.isEmpty() || h.disabled || h.forcedDown) return false;
+    if (nowMs - h.lastHeartbeatMs > serviceDownTimeMs) return false;
+    if (source != null && !source.hypervisorType.isEmpty()) {
+      if (!h.zone.equals(source.zone) || !h.hypervisorType.equals(source.hypervisorType)) {
+        return false;
+      }
+      if (h.hypervisorVersion < source.hypervisorVersion) return false;
+      if (h.cpuModel != null && source.cpuModel != null && !h.cpuModel.equals(source.cpuModel)) {
+        return false;
+      }
     }
-    double range = max - min;
-    for (int i = 0; i < v.length; i++) v[i] = range == 0 ? 0 : (v[i] - min) / range;
+    if (h.maxInbound > 0 && h.inbound >= h.maxInbound) return false;
+    return h.freeMemoryMb() >= req.memoryMb()
+        && h.freeDiskGb() >= req.diskGb()
+        && h.freeVcpus() >= req.vcpus();
   }
 
-  /** The first filter a host fails, as an operator-readable reason; null if it passes all. */
-  private String reject(HostState h, HostState source, SelectDestinations req, long nowMs) {
+  private static double norm(double v, double min, double max) {
+    return max == min ? 0 : (v - min) / (max - min);
+  }
+
+  /** Higher score first; equal scores by host name. */
+  private static boolean better(double sa, int a, double sb, int b, List<HostState> passed) {
+    int c = Double.compare(sa, sb);
+    return c != 0 ? c > 0 : passed.get(a).host.compareTo(passed.get(b).host) < 0;
+  }
+
+  /**
+   * The first filter a host fails, as an operator-readable reason; null if it passes all. Without
+   * {@code explain} a failing host gets an empty reason (the caller only counts it).
+   */
+  private String reject(
+      HostState h, HostState source, SelectDestinations req, long nowMs, boolean explain) {
+    if (!explain) return passes(h, source, req, nowMs) ? null : "";
     if (h.host.equals(req.sourceHost())) {
       return "Unable to migrate instance to the current host (" + h.host + ").";
     }
