@@ -27,7 +27,15 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     version = "livemigrate 0.1.0",
     description = "Live migration of running VMs between compute hosts.",
-    subcommands = {Main.AllInOneCommand.class, Main.ServeCommand.class})
+    subcommands = {
+      Main.AllInOneCommand.class,
+      Main.ServeCommand.class,
+      ClientCommands.ServerCommand.class,
+      ClientCommands.ComputeCommand.class,
+      ClientCommands.HostCommand.class,
+      ClientCommands.HypervisorCommand.class,
+      ClientCommands.MigrationCommand.class
+    })
 public final class Main implements Callable<Integer> {
 
   public static void main(String[] args) {
