@@ -224,7 +224,8 @@ final class ServersApi {
       }
     }
     if (atLeast(ctx, 9)) s.put("locked", false);
-    if (atLeast(ctx, 16)) s.put("host_status", hostStatus(svc));
+    // Nova's policy shows host_status to admins only.
+    if (atLeast(ctx, 16) && isAdmin(ctx)) s.put("host_status", hostStatus(svc));
     if (atLeast(ctx, 19)) s.put("description", null);
     if (atLeast(ctx, 26)) s.put("tags", new JsonArray());
     if (atLeast(ctx, 63)) s.put("trusted_image_certificates", null);
