@@ -412,7 +412,15 @@ class NovaApiRobustnessTest {
             new Route("GET", "/os-hosts", null, null, true),
             new Route("GET", "/os-hosts/HostB", null, null, true),
             new Route("PUT", "/os-hosts/HostA", null, "{\"status\":\"enable\"}", true),
-            new Route("GET", "/os-aggregates", null, null, true));
+            new Route("GET", "/os-aggregates", null, null, true),
+            new Route("GET", "/os-livemigrate-drains", null, null, true),
+            new Route("GET", "/os-livemigrate-drains/" + NO_SUCH, null, null, true),
+            new Route(
+                "POST",
+                "/os-livemigrate-drains",
+                null,
+                "{\"drain\":{\"host\":\"NoSuchHost\"}}",
+                true));
     List<String> problems = new ArrayList<>();
     for (Route rt : routes) {
       for (String who : List.of("none", "wrong", "member", "admin")) {

@@ -6,6 +6,7 @@ import static io.livemigrate.conductor.api.ApiSupport.error;
 
 import io.livemigrate.conductor.impl.ApiException;
 import io.livemigrate.conductor.impl.Conductor;
+import io.livemigrate.conductor.impl.DrainService;
 import io.livemigrate.conductor.impl.ServiceAdmin;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -45,6 +46,7 @@ public final class NovaApi {
   private final MeterRegistry registry;
   private final ServersApi servers;
   private final InfraApi infra;
+  private final DrainApi drains;
 
   /**
    * @param auth who each token is
@@ -54,6 +56,7 @@ public final class NovaApi {
       Vertx vertx,
       Conductor conductor,
       ServiceAdmin serviceAdmin,
+      DrainService drains,
       Auth auth,
       long serviceDownTimeMs,
       MeterRegistry registry) {
@@ -62,6 +65,7 @@ public final class NovaApi {
     this.registry = registry;
     this.servers = new ServersApi(conductor, serviceDownTimeMs);
     this.infra = new InfraApi(conductor, serviceAdmin, serviceDownTimeMs);
+    this.drains = new DrainApi(drains);
   }
 
   public Future<HttpServer> listen(String host, int port) {
@@ -79,6 +83,7 @@ public final class NovaApi {
     r.route("/v2.1/*").handler(this::microversion);
     servers.routes(r);
     infra.routes(r);
+    drains.routes(r);
     // Handlers throw ApiException for bad paths and bodies; render it, log anything else.
     r.route()
         .failureHandler(

@@ -12,6 +12,7 @@ import io.livemigrate.conductor.api.NovaApi;
 import io.livemigrate.conductor.impl.Conductor;
 import io.livemigrate.conductor.impl.ConductorMetrics;
 import io.livemigrate.conductor.impl.ConductorSettings;
+import io.livemigrate.conductor.impl.DrainService;
 import io.livemigrate.conductor.impl.ServiceAdmin;
 import io.livemigrate.conductor.store.Store;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -29,6 +30,7 @@ public final class ConductorVerticle extends VerticleBase {
   private Bus bus;
   private Conductor conductor;
   private ServiceAdmin serviceAdmin;
+  private DrainService drains;
   private HttpServer api;
   private OpsServer ops;
 
@@ -81,6 +83,7 @@ public final class ConductorVerticle extends VerticleBase {
               serviceAdmin =
                   new ServiceAdmin(
                       vertx, conductor, Math.max(1000, settings.serviceDownTimeMs() / 2));
+              drains = new DrainService(vertx, conductor, serviceAdmin);
               return serviceAdmin.start();
             })
         .compose(
@@ -89,6 +92,7 @@ public final class ConductorVerticle extends VerticleBase {
                         vertx,
                         conductor,
                         serviceAdmin,
+                        drains,
                         auth,
                         settings.serviceDownTimeMs(),
                         registry)
@@ -110,6 +114,7 @@ public final class ConductorVerticle extends VerticleBase {
   public Future<?> stop() {
     // Stop taking work first (API, then consumers), then timers and the store.
     if (serviceAdmin != null) serviceAdmin.stop();
+    if (drains != null) drains.stop();
     Future<Void> f = api == null ? Future.succeededFuture() : api.close();
     return f.compose(v -> bus == null ? Future.succeededFuture() : bus.close())
         .compose(v -> ops == null ? Future.succeededFuture() : ops.close())
