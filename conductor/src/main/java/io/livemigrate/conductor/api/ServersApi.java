@@ -275,8 +275,9 @@ final class ServersApi {
               requireAdmin(ctx, "os_compute_api:os-migrate-server:migrate_live");
               String host = liveMigrateArgs(ctx, args);
               boolean block = blockMigration(args.getValue("block_migration"), ctx);
+              boolean force = Boolean.TRUE.equals(args.getValue("force")) && atLeast(ctx, 30);
               return checkDestination(inst, host)
-                  .compose(v -> conductor.liveMigrate(id, host, block, ctx.get("reqId")));
+                  .compose(v -> conductor.liveMigrate(id, host, block, force, ctx.get("reqId")));
             })
         .onSuccess(m -> ctx.response().setStatusCode(202).end())
         .onFailure(ctx::fail);
@@ -337,7 +338,8 @@ final class ServersApi {
    * Nova's synchronous destination checks, from the store: the host exists, is not the source, is
    * up, is enabled and has room (the scheduler's allocation ratios). Skipped for an instance the
    * conductor will refuse anyway (wrong state), so those get their 409. The checks apply to every
-   * microversion and to {@code force: true} as well: the conductor has no scheduler bypass.
+   * microversion and to {@code force: true} as well (force then only skips the scheduler's filters
+   * and claim).
    */
   private Future<Void> checkDestination(InstanceRow inst, String host) {
     if (host == null) return Future.succeededFuture();

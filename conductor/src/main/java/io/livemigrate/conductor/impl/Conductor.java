@@ -156,6 +156,16 @@ public final class Conductor implements Saga {
    */
   public Future<MigrationRow> liveMigrate(
       String instanceUuid, String host, boolean blockMigration, String requestId) {
+    return liveMigrate(instanceUuid, host, blockMigration, false, requestId);
+  }
+
+  /**
+   * As {@link #liveMigrate(String, String, boolean, String)}; with {@code force} and a named host
+   * the scheduler is skipped (Nova's {@code force}, microversions 2.30 to 2.67): no filters and no
+   * claim, the destination's own prepare check is all that stands.
+   */
+  public Future<MigrationRow> liveMigrate(
+      String instanceUuid, String host, boolean blockMigration, boolean force, String requestId) {
     return db(s -> s.instance(instanceUuid))
         .compose(
             opt -> {
@@ -223,7 +233,14 @@ public final class Conductor implements Saga {
                             host == null ? "(scheduler picks)" : host,
                             blockMigration);
                         notifier.notify("migration.accepted", saved, null);
-                        serialize(saved.uuid, () -> next(MigrationTask.SELECT, saved));
+                        if (force && host != null) {
+                          saved.destCompute = host;
+                          saved.actions.add(
+                              MigrationTask.stamp("forced to " + host + ", scheduler skipped"));
+                          serialize(saved.uuid, () -> next(MigrationTask.PREPARE, saved));
+                        } else {
+                          serialize(saved.uuid, () -> next(MigrationTask.SELECT, saved));
+                        }
                       });
             });
   }
