@@ -268,8 +268,112 @@ final class ClientCommands {
   @Command(
       name = "host",
       description = "Hosts.",
-      subcommands = {HostShow.class})
+      subcommands = {HostShow.class, HostDrain.class})
   static final class HostCommand {}
+
+  /**
+   * Server-side drain: the conductor moves every instance off the host (within the outbound
+   * limits), retries failures and reports; {@code --wait} follows it to the end.
+   */
+  @Command(
+      name = "drain",
+      description = "Live-migrate every instance off a host (server side), disabling it first.")
+  static final class HostDrain extends Base {
+    @Parameters(description = "host")
+    String host;
+
+    @Option(names = "--target-host", description = "Send everything to this host")
+    String target;
+
+    @Option(names = "--block-migration", description = "Copy local disks too")
+    boolean block;
+
+    @Option(
+        names = "--max-retries",
+        defaultValue = "2",
+        description = "Retries per server (default ${DEFAULT-VALUE})")
+    int retries;
+
+    @Option(names = "--keep-enabled", description = "Do not disable the host's compute service")
+    boolean keepEnabled;
+
+    @Option(names = "--wait", description = "Follow the drain until it ends")
+    boolean await;
+
+    @Override
+    int run(ApiClient api) {
+      JsonObject req =
+          new JsonObject()
+              .put(
+                  "drain",
+                  new JsonObject()
+                      .put("host", host)
+                      .put("target_host", target)
+                      .put("block_migration", block)
+                      .put("max_retries", retries)
+                      .put("disable", !keepEnabled));
+      JsonObject d = api.send("POST", "/os-livemigrate-drains", req, "2.1").getJsonObject("drain");
+      String id = d.getString("id");
+      if (!await) {
+        printDrain(d);
+        return 0;
+      }
+      // On a terminal the line redraws in place; in a log, a line per change.
+      boolean tty = System.console() != null;
+      String last = "";
+      while ("running".equals(d.getString("status"))) {
+        String line =
+            String.format(
+                "drain %s: %d/%d moved, %d failed, %d%%, ETA %s",
+                host,
+                d.getInteger("completed"),
+                d.getInteger("total"),
+                d.getInteger("failed"),
+                d.getInteger("progress_percent"),
+                d.getValue("eta_seconds") == null ? "?" : d.getValue("eta_seconds") + " s");
+        if (tty) {
+          err.print("\r" + line + "   ");
+        } else if (!line.equals(last)) {
+          err.println(line);
+        }
+        last = line;
+        LockSupport.parkNanos(500_000_000L);
+        d = api.send("GET", "/os-livemigrate-drains/" + id, null, "2.1").getJsonObject("drain");
+      }
+      if (tty) err.println();
+      printDrain(d);
+      return "completed".equals(d.getString("status")) ? 0 : 1;
+    }
+
+    private void printDrain(JsonObject d) {
+      if ("json".equals(conn.format)) {
+        out.println(d.encodePrettily());
+        return;
+      }
+      out.printf(
+          "drain %s of %s: %s, %d of %d moved, %d failed, %.1f s%n",
+          d.getString("id"),
+          d.getString("host"),
+          d.getString("status"),
+          d.getInteger("completed"),
+          d.getInteger("total"),
+          d.getInteger("failed"),
+          d.getDouble("elapsed_seconds"));
+      List<List<Object>> rows = new ArrayList<>();
+      for (Object o : d.getJsonArray("servers")) {
+        JsonObject sv = (JsonObject) o;
+        rows.add(
+            List.of(
+                sv.getString("name"),
+                sv.getString("state"),
+                sv.getInteger("attempts"),
+                String.valueOf(sv.getString("dest_compute")),
+                sv.getString("reason") == null ? "" : sv.getString("reason")));
+      }
+      ApiClient.print(
+          out, "table", List.of("Server", "State", "Attempts", "Destination", "Reason"), rows);
+    }
+  }
 
   @Command(name = "show", description = "A host's resources: total, used, per project.")
   static final class HostShow extends Base {
