@@ -31,6 +31,50 @@ class HostDrainTest {
     assertTrue(three < one, "a higher outbound limit drains faster: " + three + " vs " + one);
   }
 
+  @Test
+  void cliDrainsAHostAndReportsEachServer() throws Exception {
+    List<SimDomain> guests = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      guests.add(
+          ApiCloud.guest(
+              String.format("00000000-0000-4000-9100-%012d", i), "c" + i, "p1", 256, 0, 0));
+    }
+    List<AllInOne.HostSpec> hosts =
+        List.of(
+            new AllInOne.HostSpec("HostA", ApiCloud.capacity(), guests),
+            new AllInOne.HostSpec("HostB", ApiCloud.capacity(), List.of()));
+    try (ApiCloud c = ApiCloud.start(hosts, Map.of(Options.QUEUE_RETRY_MS.key(), "100"))) {
+      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+      java.io.PrintStream saved = System.out;
+      int code;
+      try {
+        System.setOut(new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
+        code =
+            new picocli.CommandLine(new Main())
+                .execute(
+                    "host",
+                    "drain",
+                    "HostA",
+                    "--wait",
+                    "--os-endpoint",
+                    c.endpoint,
+                    "--os-token",
+                    ApiCloud.ADMIN);
+      } finally {
+        System.setOut(saved);
+      }
+      String text = out.toString(java.nio.charset.StandardCharsets.UTF_8);
+      assertEquals(0, code, text);
+      assertTrue(text.contains("completed, 3 of 3 moved, 0 failed"), text);
+      for (String name : List.of("| c0 ", "| c1 ", "| c2 ")) {
+        assertTrue(
+            text.lines()
+                .anyMatch(l -> l.contains(name) && l.contains("completed") && l.contains("HostB")),
+            name + " in " + text);
+      }
+    }
+  }
+
   /** Drains HostB and returns the drain's elapsed seconds. */
   private static double drain(int outboundLimit) throws Exception {
     List<SimDomain> guests = new ArrayList<>();
