@@ -78,6 +78,28 @@ class SchedulingE2ETest {
           "ACTIVE",
           api.get("/servers/" + BIG).json().getJsonObject("server").getString("status"),
           "still running on its source");
+
+      // 4. Naming a full, a down or a disabled host is refused with Nova's 400 before anything
+      // starts.
+      Http.Response full = migrate(api, BIG, "HostB", false);
+      assertEquals(400, full.status(), full.body());
+      assertTrue(full.body().contains("Insufficient RAM on HostB"), full.body());
+      Http.Response down =
+          api.send(
+              java.net.http.HttpRequest.newBuilder(
+                      java.net.URI.create(c.endpoint + "/os-services/force-down"))
+                  .header("Content-Type", "application/json")
+                  .PUT(
+                      java.net.http.HttpRequest.BodyPublishers.ofString(
+                          "{\"host\": \"HostC\", \"binary\": \"nova-compute\", \"forced_down\": true}")),
+              "2.11");
+      assertEquals(200, down.status(), down.body());
+      Http.Response named = migrate(api, VM1, "HostB", false);
+      assertEquals(202, named.status(), "HostB is fine: " + named.body());
+      assertEquals("completed", finished(api, VM1).getString("status"));
+      Http.Response toDown = migrate(api, VM1, "HostC", false);
+      assertEquals(400, toDown.status(), toDown.body());
+      assertTrue(toDown.body().contains("HostC is unavailable"), toDown.body());
     }
   }
 
