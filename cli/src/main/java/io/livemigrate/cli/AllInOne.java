@@ -9,6 +9,7 @@ import io.livemigrate.common.config.Config;
 import io.livemigrate.common.config.Options;
 import io.livemigrate.conductor.app.ConductorVerticle;
 import io.livemigrate.scheduler.app.SchedulerVerticle;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
@@ -37,6 +38,7 @@ public final class AllInOne {
   private final Map<String, SimulatedHypervisor> hypervisors = new LinkedHashMap<>();
   private final Map<String, String> agentDeployments = new HashMap<>();
   private final Map<String, ComputeAgentVerticle> agents = new HashMap<>();
+  private PrometheusMeterRegistry vertxRegistry;
   private String conductorDeployment;
   private String schedulerDeployment;
   private ConductorVerticle conductor;
@@ -64,6 +66,26 @@ public final class AllInOne {
    */
   public static Future<AllInOne> start(
       Vertx vertx, Config config, boolean embeddedBroker, String adminToken, List<HostSpec> hosts) {
+    return start(vertx, config, embeddedBroker, adminToken, hosts, null);
+  }
+
+  /**
+   * Starts everything, exporting Vert.x's own metrics from the conductor's {@code /metrics}.
+   *
+   * <p>Why the conductor: Vert.x binds metrics once per Vertx, and here every service shares one,
+   * so the {@code vertx_*} series describe the whole process; they go out once, with the
+   * controller's series, instead of being repeated (and summed twice) by every service.
+   *
+   * @param vertxRegistry the registry {@code vertx} was created with ({@code
+   *     Registries.vertx(...)}), or null when Vert.x metrics are off
+   */
+  public static Future<AllInOne> start(
+      Vertx vertx,
+      Config config,
+      boolean embeddedBroker,
+      String adminToken,
+      List<HostSpec> hosts,
+      PrometheusMeterRegistry vertxRegistry) {
     return vertx
         .executeBlocking(() -> embeddedBroker ? EmbeddedBroker.start(0) : null)
         .compose(
@@ -73,6 +95,7 @@ public final class AllInOne {
                       ? config
                       : config.with(Map.of(Options.TRANSPORT_URL.key(), broker.url()));
               AllInOne a = new AllInOne(vertx, c, adminToken, broker);
+              a.vertxRegistry = vertxRegistry;
               return a.startServices(hosts).map(v -> a);
             });
   }
@@ -113,7 +136,9 @@ public final class AllInOne {
 
   /** Deploys a conductor on the same store (used again to restart it). */
   public Future<Void> startConductor() {
-    conductor = new ConductorVerticle(serviceConfig(controllerHost(), opsPort(0)), adminToken);
+    conductor =
+        new ConductorVerticle(serviceConfig(controllerHost(), opsPort(0)), adminToken)
+            .exportVertxMetrics(vertxRegistry);
     return vertx.deployVerticle(conductor).onSuccess(id -> conductorDeployment = id).mapEmpty();
   }
 

@@ -5,8 +5,10 @@ import io.livemigrate.agent.app.ComputeAgentVerticle;
 import io.livemigrate.agent.sim.SimulatedHypervisor;
 import io.livemigrate.common.config.Config;
 import io.livemigrate.common.config.Options;
+import io.livemigrate.common.ops.Registries;
 import io.livemigrate.conductor.app.ConductorVerticle;
 import io.livemigrate.scheduler.app.SchedulerVerticle;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -112,9 +114,10 @@ public final class Main implements Callable<Integer> {
       o.put(Options.HOST.key(), "HostA");
       if (rabbitUrl != null) o.put(Options.TRANSPORT_URL.key(), rabbitUrl);
       Config c = config(configFile, o);
-      Vertx vertx = Vertx.vertx();
+      PrometheusMeterRegistry vertxMetrics = Registries.forVertx("conductor");
+      Vertx vertx = Registries.vertx(vertxMetrics);
       AllInOne a =
-          AllInOne.start(vertx, c, rabbitUrl == null, token, AllInOne.demoHosts())
+          AllInOne.start(vertx, c, rabbitUrl == null, token, AllInOne.demoHosts(), vertxMetrics)
               .await(60, TimeUnit.SECONDS);
       String api = "http://127.0.0.1:" + a.conductor().apiPort() + "/v2.1";
       System.out.printf(
@@ -173,7 +176,10 @@ public final class Main implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
       Config c = config(configFile, Map.of());
-      Vertx vertx = Vertx.vertx();
+      // Alone in its JVM, each service exports the Vert.x metrics of its own Vertx.
+      PrometheusMeterRegistry vertxMetrics =
+          Registries.forVertx("compute-agent".equals(service) ? "compute" : service);
+      Vertx vertx = Registries.vertx(vertxMetrics);
       switch (service) {
         case "conductor" -> {
           String token = System.getenv("LIVEMIGRATE_ADMIN_TOKEN");
@@ -182,13 +188,13 @@ public final class Main implements Callable<Integer> {
                 "LIVEMIGRATE_ADMIN_TOKEN or [api] token_file must be set for the conductor's API");
             return 2;
           }
-          ConductorVerticle v = new ConductorVerticle(c, token);
+          ConductorVerticle v = new ConductorVerticle(c, token).exportVertxMetrics(vertxMetrics);
           vertx.deployVerticle(v).await(60, TimeUnit.SECONDS);
           System.out.println(
               "conductor: API on port " + v.apiPort() + ", metrics on " + v.opsPort());
         }
         case "scheduler" -> {
-          SchedulerVerticle v = new SchedulerVerticle(c);
+          SchedulerVerticle v = new SchedulerVerticle(c).exportVertxMetrics(vertxMetrics);
           vertx.deployVerticle(v).await(60, TimeUnit.SECONDS);
           System.out.println("scheduler: metrics on " + v.opsPort());
         }
@@ -204,7 +210,7 @@ public final class Main implements Callable<Integer> {
                   new HostResources(16, 32768, 500),
                   c.longValue(Options.SIM_LINK_MIBPS) << 20,
                   c.longValue(Options.SIM_TICK_MS));
-          ComputeAgentVerticle v = new ComputeAgentVerticle(c, hv);
+          ComputeAgentVerticle v = new ComputeAgentVerticle(c, hv).exportVertxMetrics(vertxMetrics);
           vertx.deployVerticle(v).await(60, TimeUnit.SECONDS);
           System.out.println("compute-agent " + c.host() + ": metrics on " + v.opsPort());
         }

@@ -5,6 +5,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
+import java.util.List;
 import java.util.function.Supplier;
 
 /**
@@ -22,13 +23,15 @@ public final class OpsServer {
   /**
    * Starts the server.
    *
+   * @param registries exported in this order, each family once (the service's registry, then
+   *     optionally the Vert.x registry of {@link Registries#forVertx})
    * @param health returns a JSON object with at least {@code "status": "UP"|"DOWN"}
    */
   public static Future<OpsServer> start(
       Vertx vertx,
       String host,
       int port,
-      PrometheusMeterRegistry registry,
+      List<PrometheusMeterRegistry> registries,
       Supplier<JsonObject> health) {
     HttpServer s =
         vertx
@@ -38,7 +41,7 @@ public final class OpsServer {
                   String path = req.path();
                   if (path.equals("/metrics")) {
                     vertx
-                        .executeBlocking(registry::scrape, false)
+                        .executeBlocking(() -> scrape(registries), false)
                         .onSuccess(
                             text ->
                                 req.response()
@@ -57,6 +60,22 @@ public final class OpsServer {
                   }
                 });
     return s.listen(port, host).map(OpsServer::new);
+  }
+
+  /** Starts the server for one registry. */
+  public static Future<OpsServer> start(
+      Vertx vertx,
+      String host,
+      int port,
+      PrometheusMeterRegistry registry,
+      Supplier<JsonObject> health) {
+    return start(vertx, host, port, List.of(registry), health);
+  }
+
+  private static String scrape(List<PrometheusMeterRegistry> registries) {
+    StringBuilder b = new StringBuilder();
+    for (PrometheusMeterRegistry r : registries) b.append(r.scrape());
+    return b.toString();
   }
 
   public int port() {

@@ -19,6 +19,7 @@ public final class ComputeAgentVerticle extends VerticleBase {
   private final Config config;
   private final Hypervisor hypervisor;
   private final PrometheusMeterRegistry registry = Registries.create("compute");
+  private PrometheusMeterRegistry vertxRegistry;
   private Bus bus;
   private ComputeAgent agent;
   private OpsServer ops;
@@ -26,6 +27,15 @@ public final class ComputeAgentVerticle extends VerticleBase {
   public ComputeAgentVerticle(Config config, Hypervisor hypervisor) {
     this.config = config;
     this.hypervisor = hypervisor;
+  }
+
+  /**
+   * Also exports Vert.x's own metrics from this service's {@code /metrics}: the registry the Vertx
+   * was created with ({@link Registries#vertx}). One service per Vertx should do this.
+   */
+  public ComputeAgentVerticle exportVertxMetrics(PrometheusMeterRegistry vertxRegistry) {
+    this.vertxRegistry = vertxRegistry;
+    return this;
   }
 
   @Override
@@ -45,7 +55,7 @@ public final class ComputeAgentVerticle extends VerticleBase {
                     vertx,
                     config.string(Options.OPS_LISTEN),
                     config.integer(Options.OPS_PORT),
-                    registry,
+                    registries(),
                     agent::health))
         .onSuccess(o -> ops = o);
   }
@@ -63,5 +73,11 @@ public final class ComputeAgentVerticle extends VerticleBase {
 
   public ComputeAgent agent() {
     return agent;
+  }
+
+  private java.util.List<PrometheusMeterRegistry> registries() {
+    return vertxRegistry == null
+        ? java.util.List.of(registry)
+        : java.util.List.of(registry, vertxRegistry);
   }
 }

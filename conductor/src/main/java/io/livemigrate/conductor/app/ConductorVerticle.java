@@ -26,6 +26,7 @@ public final class ConductorVerticle extends VerticleBase {
   private final Config config;
   private final String adminToken;
   private final PrometheusMeterRegistry registry = Registries.create("conductor");
+  private PrometheusMeterRegistry vertxRegistry;
   private Store store;
   private Bus bus;
   private Conductor conductor;
@@ -41,6 +42,15 @@ public final class ConductorVerticle extends VerticleBase {
   public ConductorVerticle(Config config, String adminToken) {
     this.config = config;
     this.adminToken = adminToken;
+  }
+
+  /**
+   * Also exports Vert.x's own metrics from this service's {@code /metrics}: the registry the Vertx
+   * was created with ({@link Registries#vertx}). One service per Vertx should do this.
+   */
+  public ConductorVerticle exportVertxMetrics(PrometheusMeterRegistry vertxRegistry) {
+    this.vertxRegistry = vertxRegistry;
+    return this;
   }
 
   @Override
@@ -104,7 +114,7 @@ public final class ConductorVerticle extends VerticleBase {
                   vertx,
                   config.string(Options.OPS_LISTEN),
                   config.integer(Options.OPS_PORT),
-                  registry,
+                  registries(),
                   conductor::health);
             })
         .onSuccess(o -> ops = o);
@@ -138,5 +148,11 @@ public final class ConductorVerticle extends VerticleBase {
 
   public Conductor conductor() {
     return conductor;
+  }
+
+  private java.util.List<PrometheusMeterRegistry> registries() {
+    return vertxRegistry == null
+        ? java.util.List.of(registry)
+        : java.util.List.of(registry, vertxRegistry);
   }
 }

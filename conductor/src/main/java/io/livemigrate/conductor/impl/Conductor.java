@@ -62,6 +62,7 @@ public final class Conductor implements Saga {
   private final Map<String, Future<Void>> chains = new HashMap<>();
   private final Map<String, Long> stepTimers = new HashMap<>();
   private final Map<String, Long> completionTimers = new HashMap<>();
+  private long hostGaugeTimer = -1;
 
   private final TransferTask transfer = new TransferTask(this);
 
@@ -125,13 +126,24 @@ public final class Conductor implements Saga {
                 arm(m);
                 task(m.step).resume(m);
               }
+              refreshHostGauges();
+              // Host liveness gauges follow the services table; a second is fine for alerts.
+              hostGaugeTimer = vertx.setPeriodic(1000, t -> refreshHostGauges());
               return bus.consume(
                   bus.topology().conductorQueue(), List.of("service.#", "host.#"), this::handle);
             });
   }
 
+  private void refreshHostGauges() {
+    metrics.phases(active.values(), System.currentTimeMillis());
+    db(Store::services)
+        .onSuccess(
+            rows -> metrics.hosts(rows, System.currentTimeMillis(), settings.serviceDownTimeMs()));
+  }
+
   /** Stops timers; in-flight work stays in the store for the next conductor. */
   public Future<Void> stop() {
+    if (hostGaugeTimer >= 0) vertx.cancelTimer(hostGaugeTimer);
     stepTimers.values().forEach(vertx::cancelTimer);
     completionTimers.values().forEach(vertx::cancelTimer);
     return storeThread.close();
@@ -521,10 +533,17 @@ public final class Conductor implements Saga {
     agents.toScheduler(m, new ReleaseClaim(m.instanceUuid, status.wire()));
     boolean onSource = status == MigrationStatus.FAILED || status == MigrationStatus.CANCELLED;
     if (onSource) {
+      // Nova's pairs around the rollback: at the source (the instance stays) and, when a
+      // destination was prepared, at the destination. The commands are sent, not awaited: the
+      // instance is ACTIVE on the source either way, so ".end" means "rollback requested".
+      notifier.notify("instance.live_migration_rollback.start", m, null);
+      boolean atDest = m.destCompute != null;
+      if (atDest) notifier.notify("instance.live_migration_rollback_dest.start", m, null);
       // Compensations of the steps that ran, latest first.
       for (int i = order.size() - 1; i >= 0; i--) {
         if (order.get(i).needsRollback(m)) order.get(i).rollback(m);
       }
+      if (atDest) notifier.notify("instance.live_migration_rollback_dest.end", m, null);
     }
     return db(s -> s.instance(m.instanceUuid))
         .compose(

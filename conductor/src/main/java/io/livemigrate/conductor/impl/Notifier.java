@@ -18,7 +18,36 @@ import org.slf4j.LoggerFactory;
  */
 final class Notifier {
   private static final Logger LOG = LoggerFactory.getLogger(Notifier.class);
-  static final String VERSION = "1.0";
+
+  /** The last event of a migration; its numbering ends with it. */
+  static final String COMPLETED = "migration.completed";
+
+  /**
+   * Payload schema version per event type, as Nova versions each payload: the minor number grows
+   * when fields are added (consumers ignore unknown fields), the major number when a field changes
+   * meaning or goes away. Golden samples: docs/notifications/. A type not listed here cannot be
+   * published, so a new event type has to be declared (and documented) first.
+   */
+  static final Map<String, String> VERSIONS =
+      Map.ofEntries(
+          Map.entry("migration.accepted", "1.0"),
+          Map.entry("instance.live_migration_pre.start", "1.0"),
+          Map.entry("instance.live_migration_pre.end", "1.0"),
+          Map.entry("migration.progress", "1.1"),
+          Map.entry("migration.decision", "1.0"),
+          Map.entry("instance.live_migration_abort.start", "1.0"),
+          Map.entry("instance.live_migration_abort.end", "1.0"),
+          Map.entry("instance.live_migration_force_complete.start", "1.0"),
+          Map.entry("instance.live_migration_force_complete.end", "1.0"),
+          Map.entry("instance.live_migration_post.start", "1.0"),
+          Map.entry("instance.live_migration_post_dest.start", "1.0"),
+          Map.entry("instance.live_migration_post_dest.end", "1.0"),
+          Map.entry("instance.live_migration_post.end", "1.0"),
+          Map.entry("instance.live_migration_rollback.start", "1.0"),
+          Map.entry("instance.live_migration_rollback_dest.start", "1.0"),
+          Map.entry("instance.live_migration_rollback_dest.end", "1.0"),
+          Map.entry("instance.live_migration_rollback.end", "1.0"),
+          Map.entry(COMPLETED, "1.0"));
 
   private final Bus bus;
   private final String publisherId;
@@ -30,6 +59,8 @@ final class Notifier {
   }
 
   Future<Void> notify(String eventType, MigrationRow m, JsonObject extra) {
+    String version = VERSIONS.get(eventType);
+    if (version == null) throw new IllegalArgumentException("undeclared event type " + eventType);
     // Seeded from the clock so a restarted conductor keeps numbering upwards.
     long seq = seqs.merge(m.uuid, System.currentTimeMillis() * 1000, (a, b) -> a + 1);
     JsonObject payload =
@@ -46,14 +77,15 @@ final class Notifier {
     JsonObject n =
         new JsonObject()
             .put("event_type", eventType)
-            .put("version", VERSION)
+            .put("version", version)
             .put("message_id", UUID.randomUUID().toString())
             .put("publisher_id", publisherId)
             .put("priority", eventType.endsWith("error") ? "ERROR" : "INFO")
             .put("timestamp", Instant.now().toString())
             .put("seq", seq)
             .put("payload", payload);
-    if (m.status.isFinal()) seqs.remove(m.uuid);
+    // Only after the last event: the rollback/post events of a final status still count upwards.
+    if (COMPLETED.equals(eventType)) seqs.remove(m.uuid);
     return bus.publishJson(bus.topology().notifications(), eventType, n.getString("message_id"), n)
         .onFailure(
             e ->

@@ -35,6 +35,10 @@ final class PostMigrationTask extends MigrationTask {
     m.moveTo(MigrationStatus.POST_MIGRATING, now);
     m.step = POST;
     m.stepDeadlineMs = now + saga.settings().postTimeoutMs();
+    // Nova's order: post at the source starts, the destination's part starts and ends, and the
+    // source's ".end" comes with the final status (Conductor.finish).
+    saga.notifier().notify("instance.live_migration_post.start", m, null);
+    saga.notifier().notify("instance.live_migration_post_dest.start", m, null);
     return saga.save(m)
         .compose(v -> resume(m))
         .onSuccess(
@@ -55,7 +59,10 @@ final class PostMigrationTask extends MigrationTask {
     if (!(body instanceof StepResult r) || !"post_at_destination".equals(r.step())) {
       return Future.succeededFuture();
     }
-    if (r.ok()) return saga.finish(m, MigrationStatus.COMPLETED, Reason.COMPLETED, null);
+    if (r.ok()) {
+      saga.notifier().notify("instance.live_migration_post_dest.end", m, null);
+      return saga.finish(m, MigrationStatus.COMPLETED, Reason.COMPLETED, null);
+    }
     LOG.error("{} destination {} could not take over: {}", ctx(m), m.destCompute, r.message());
     return saga.finish(m, MigrationStatus.ERROR, Reason.POST_FAILED, r.message());
   }

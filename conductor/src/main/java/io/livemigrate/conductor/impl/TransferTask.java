@@ -125,6 +125,8 @@ final class TransferTask extends MigrationTask {
       m.moveTo(MigrationStatus.POSTCOPY, m.updatedMs);
       m.actions.add(stamp("switched to post-copy"));
     }
+    saga.metrics().progress(m);
+    long net = m.bandwidth - m.dirtyRate;
     saga.notifier()
         .notify(
             "migration.progress",
@@ -137,6 +139,12 @@ final class TransferTask extends MigrationTask {
                 .put("disk_processed_bytes", m.diskProcessed)
                 .put("disk_remaining_bytes", m.diskRemaining)
                 .put("dirty_rate_bps", m.dirtyRate)
+                .put("bandwidth_bps", m.bandwidth)
+                .put("expected_downtime_ms", m.expectedDowntimeMs)
+                // null while the guest dirties memory faster than the link copies it
+                .put(
+                    "eta_seconds",
+                    net > 0 ? (m.memoryRemaining + m.diskRemaining + net - 1) / net : null)
                 .put("iteration", m.iteration)
                 .put("mode", m.mode));
     return saga.save(m);
@@ -165,6 +173,7 @@ final class TransferTask extends MigrationTask {
 
   private Future<Void> onFailed(MigrationRow m, MigrationFailed f) {
     if (f.cancelled() && m.abortReason != null) {
+      saga.notifier().notify("instance.live_migration_abort.end", m, null);
       Reason r = Reason.valueOf(m.abortReason);
       MigrationStatus st =
           r == Reason.USER_ABORT ? MigrationStatus.CANCELLED : MigrationStatus.FAILED;
@@ -184,6 +193,12 @@ final class TransferTask extends MigrationTask {
     }
     String action = saga.settings().timeoutAction();
     saga.metrics().timeoutAction(action);
+    saga.notifier()
+        .notify(
+            "migration.decision",
+            m,
+            decision(action, "completion_timeout")
+                .put("completion_timeout_s", m.completionTimeoutS));
     LOG.warn(
         "{} live migration not completed after {} sec; timeout action {}",
         ctx(m),
@@ -196,10 +211,18 @@ final class TransferTask extends MigrationTask {
     return abort(m, Reason.COMPLETION_TIMEOUT, m.completionTimeoutS);
   }
 
+  /** The payload of a {@code migration.decision}: what the conductor did and why. */
+  private static JsonObject decision(String action, String cause) {
+    return new JsonObject().put("decision", action).put("cause", cause);
+  }
+
   /** Asks the source to cancel; the VM stays there. Awaited under the rollback deadline. */
   Future<Void> abort(MigrationRow m, Reason why, long afterSeconds) {
     m.abortReason = why.name();
     m.actions.add(stamp("abort (" + why + ")"));
+    if (why == Reason.USER_ABORT) {
+      saga.notifier().notify("migration.decision", m, decision("abort", "operator"));
+    }
     m.step = ABORT;
     m.stepDeadlineMs = now() + saga.settings().rollbackTimeoutMs();
     saga.notifier().notify("instance.live_migration_abort.start", m, null);
@@ -220,6 +243,10 @@ final class TransferTask extends MigrationTask {
             src -> {
               String mode = src.map(HostRow::permitPostCopy).orElse(false) ? "postcopy" : "pause";
               m.actions.add(stamp("force_complete by " + mode + " (" + who + ")"));
+              if ("operator".equals(who)) {
+                // A timeout's decision was announced with its cause; the operator's is here.
+                saga.notifier().notify("migration.decision", m, decision("force_complete", who));
+              }
               saga.notifier()
                   .notify(
                       "instance.live_migration_force_complete.start",
@@ -230,9 +257,15 @@ final class TransferTask extends MigrationTask {
                       v ->
                           saga.agents()
                               .toCompute(
-                                  m.sourceCompute,
+                                  m.sourceCompute, m, new ForceComplete(m.instanceUuid, mode, who)))
+                  // ".end": the source has the command; the transfer's own end follows.
+                  .onSuccess(
+                      v ->
+                          saga.notifier()
+                              .notify(
+                                  "instance.live_migration_force_complete.end",
                                   m,
-                                  new ForceComplete(m.instanceUuid, mode, who)));
+                                  new JsonObject().put("mode", mode)));
             });
   }
 

@@ -17,11 +17,21 @@ import io.vertx.core.VerticleBase;
 public final class SchedulerVerticle extends VerticleBase {
   private final Config config;
   private final PrometheusMeterRegistry registry = Registries.create("scheduler");
+  private PrometheusMeterRegistry vertxRegistry;
   private Bus bus;
   private OpsServer ops;
 
   public SchedulerVerticle(Config config) {
     this.config = config;
+  }
+
+  /**
+   * Also exports Vert.x's own metrics from this service's {@code /metrics}: the registry the Vertx
+   * was created with ({@link Registries#vertx}). One service per Vertx should do this.
+   */
+  public SchedulerVerticle exportVertxMetrics(PrometheusMeterRegistry vertxRegistry) {
+    this.vertxRegistry = vertxRegistry;
+    return this;
   }
 
   @Override
@@ -47,7 +57,7 @@ public final class SchedulerVerticle extends VerticleBase {
                               vertx,
                               config.string(Options.OPS_LISTEN),
                               config.integer(Options.OPS_PORT),
-                              registry,
+                              registries(),
                               svc::health));
             })
         .onSuccess(o -> ops = o);
@@ -61,5 +71,11 @@ public final class SchedulerVerticle extends VerticleBase {
 
   public int opsPort() {
     return ops.port();
+  }
+
+  private java.util.List<PrometheusMeterRegistry> registries() {
+    return vertxRegistry == null
+        ? java.util.List.of(registry)
+        : java.util.List.of(registry, vertxRegistry);
   }
 }
