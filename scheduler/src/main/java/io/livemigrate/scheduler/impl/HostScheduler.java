@@ -42,6 +42,13 @@ public final class HostScheduler {
   private static final int MAX_REJECTED = 50;
 
   private final Map<String, HostState> hosts = new HashMap<>();
+
+  /** The same hosts as an array: a decision scans them all, and an array scans fastest. */
+  private HostState[] all = new HostState[0];
+
+  /** Reused by every decision (single-threaded): the hosts that passed the filters. */
+  private HostState[] passedBuf = new HostState[0];
+
   private final Map<String, Claim> claims = new HashMap<>();
   private final long serviceDownTimeMs;
   private final int clusterMax;
@@ -62,7 +69,7 @@ public final class HostScheduler {
   }
 
   public void onReport(HostReport r, long nowMs) {
-    HostState h = hosts.computeIfAbsent(r.host(), HostState::new);
+    HostState h = host(r.host());
     h.apply(r);
     h.lastHeartbeatMs = Math.max(h.lastHeartbeatMs, nowMs);
     // A completed migration's claim becomes the instance itself once the destination reports it;
@@ -78,12 +85,24 @@ public final class HostScheduler {
     }
   }
 
+  private HostState host(String name) {
+    HostState h = hosts.get(name);
+    if (h == null) {
+      h = new HostState(name);
+      hosts.put(name, h);
+      all = java.util.Arrays.copyOf(all, all.length + 1);
+      all[all.length - 1] = h;
+      passedBuf = new HostState[all.length];
+    }
+    return h;
+  }
+
   public void onHeartbeat(String host, long nowMs) {
-    hosts.computeIfAbsent(host, HostState::new).lastHeartbeatMs = nowMs;
+    host(host).lastHeartbeatMs = nowMs;
   }
 
   public void onStatus(ServiceStatus s) {
-    HostState h = hosts.computeIfAbsent(s.host(), HostState::new);
+    HostState h = host(s.host());
     h.disabled = s.disabled();
     h.forcedDown = s.forcedDown();
   }
@@ -150,7 +169,8 @@ public final class HostScheduler {
           inFlight + " live migrations are in flight in the cluster (maximum " + clusterMax + ").");
     }
     Map<String, String> rejected = new LinkedHashMap<>();
-    List<HostState> passed = new ArrayList<>(hosts.size());
+    HostState[] passed = passedBuf;
+    int n = 0;
     int moreRejected = 0;
     if (req.requestedHost() != null && !req.requestedHost().isBlank()) {
       HostState h = hosts.get(req.requestedHost());
@@ -159,16 +179,16 @@ public final class HostScheduler {
             req.requestedHost(), "Compute host " + req.requestedHost() + " could not be found.");
       } else {
         String why = reject(h, source, req, nowMs, true);
-        if (why == null) passed.add(h);
+        if (why == null) passed[n++] = h;
         else rejected.put(h.host, why);
       }
     } else {
-      for (HostState h : hosts.values()) {
+      for (HostState h : all) {
         // Past MAX_REJECTED reasons only the verdict matters: skip building the text.
         boolean explain = rejected.size() < MAX_REJECTED;
         String why = reject(h, source, req, nowMs, explain);
         if (why == null) {
-          passed.add(h);
+          passed[n++] = h;
         } else if (explain) {
           rejected.put(h.host, why);
         } else {
@@ -179,7 +199,7 @@ public final class HostScheduler {
     if (moreRejected > 0) {
       rejected.put("(others)", moreRejected + " more hosts were rejected.");
     }
-    List<String> ranked = rank(passed);
+    List<String> ranked = rank(passed, n);
     if (!ranked.isEmpty()) claim(req, source, hosts.get(ranked.get(0)), nowMs);
     return new Destinations(ranked, rejected);
   }
@@ -226,14 +246,13 @@ public final class HostScheduler {
    * Two passes over the candidates and a small sorted array for the winners, no per-candidate
    * allocation: at 10,000 hosts a full sort or per-call arrays would dominate a decision.
    */
-  private List<String> rank(List<HostState> passed) {
-    int n = passed.size();
+  private List<String> rank(HostState[] passed, int n) {
     if (n == 0) return List.of();
     double ramMin = Double.MAX_VALUE, ramMax = -Double.MAX_VALUE;
     double cpuMin = Double.MAX_VALUE, cpuMax = -Double.MAX_VALUE;
     double migMin = Double.MAX_VALUE, migMax = -Double.MAX_VALUE;
     for (int i = 0; i < n; i++) {
-      HostState h = passed.get(i);
+      HostState h = passed[i];
       double r = h.freeMemoryMb();
       double c = h.freeVcpus();
       double m = -(h.inbound + h.outbound);
@@ -249,7 +268,7 @@ public final class HostScheduler {
     double[] topScore = new double[k];
     int size = 0;
     for (int i = 0; i < n; i++) {
-      HostState h = passed.get(i);
+      HostState h = passed[i];
       double sc =
           weights.ram() * norm(h.freeMemoryMb(), ramMin, ramMax)
               + weights.cpu() * norm(h.freeVcpus(), cpuMin, cpuMax)
@@ -265,7 +284,7 @@ public final class HostScheduler {
       topScore[pos] = sc;
     }
     List<String> out = new ArrayList<>(size);
-    for (int i = 0; i < size; i++) out.add(passed.get(top[i]).host);
+    for (int i = 0; i < size; i++) out.add(passed[top[i]].host);
     return out;
   }
 
@@ -294,9 +313,9 @@ public final class HostScheduler {
   }
 
   /** Higher score first; equal scores by host name. */
-  private static boolean better(double sa, int a, double sb, int b, List<HostState> passed) {
+  private static boolean better(double sa, int a, double sb, int b, HostState[] passed) {
     int c = Double.compare(sa, sb);
-    return c != 0 ? c > 0 : passed.get(a).host.compareTo(passed.get(b).host) < 0;
+    return c != 0 ? c > 0 : passed[a].host.compareTo(passed[b].host) < 0;
   }
 
   /**

@@ -45,10 +45,12 @@ final class HostState {
   }
 
   void apply(HostReport r) {
-    zone = r.zone() == null ? zone : r.zone();
-    hypervisorType = r.hypervisorType();
+    // Interned: every decision compares these with the source's, usually equal, so equals()
+    // then stops at the identity check.
+    zone = r.zone() == null ? zone : r.zone().intern();
+    hypervisorType = r.hypervisorType().intern();
     hypervisorVersion = r.hypervisorVersion();
-    cpuModel = r.cpuModel();
+    cpuModel = r.cpuModel() == null ? null : r.cpuModel().intern();
     vcpus = r.vcpus();
     memoryMb = r.memoryMb();
     diskGb = r.diskGb();
