@@ -1,0 +1,357 @@
+#!/usr/bin/env bash
+# Two libvirt compute hosts on one machine, for the libvirt integration tests.
+#
+#   root netns: bridge br-lmtb 10.77.88.1/24 (the agents connect from here)
+#   netns lm-hostb: eth0 10.77.88.2/24, libvirtd on qemu+tcp://10.77.88.2/system
+#   netns lm-hostc: eth0 10.77.88.3/24, libvirtd on qemu+tcp://10.77.88.3/system
+#
+# Each libvirtd runs in its own network, mount and UTS namespace with private /etc/libvirt,
+# /run/libvirt, /var/lib/libvirt (so /var/lib/libvirt/images is host-local storage, as a block
+# migration needs) and /var/log/libvirt, all kept under $LM_TESTBED_DIR/hosts/<host>.
+#
+# Subcommands (all idempotent):
+#   install            apt packages that are missing, the guest kernel and initramfs
+#   up                 bridge, namespaces, both daemons, a dir storage pool on each host
+#   guest NAME [--host H] [--rate MIBS] [--ws MIB] [--disk MIB]
+#                      removes every domain of the testbed, then defines and boots NAME on H
+#                      (default hostb) and waits for its first heartbeat; --disk gives it a local
+#                      qcow2 disk of that size (non-zero data) for block migration
+#   rate MIBS [NAME]   sets the running guest's dirtying rate (MiB/s) through its serial console
+#   where NAME         prints the hosts NAME runs on (one per line)
+#   ticks NAME HOST    prints the last heartbeat number NAME printed on HOST (empty if none)
+#   uri HOST           prints HOST's libvirt URI
+#   down               removes domains, daemons, QEMUs, namespaces, links and host state
+#   purge              down, then also the downloaded guest kernel
+#
+# Network safety: 10.77.88.0/24 exists only on the links this script creates, the namespaces
+# have no default route, and nothing is sent to a host address unless the route goes via br-lmtb.
+set -euo pipefail
+
+STATE=${LM_TESTBED_DIR:-/var/tmp/livemigrate-testbed}
+BR=br-lmtb
+NET=10.77.88
+HOSTS=(hostb hostc)
+KERNEL_PKG=${LM_TESTBED_KERNEL_PKG:-linux-image-6.1.0-*-amd64}
+
+log() { echo "testbed: $*" >&2; }
+die() { echo "testbed: $*" >&2; exit 1; }
+
+host_ip() {
+  case "$1" in hostb) echo "$NET.2" ;; hostc) echo "$NET.3" ;; *) die "unknown host $1" ;; esac
+}
+host_uuid() {
+  # Must differ per host: libvirt refuses to migrate "to the same host" otherwise.
+  case "$1" in hostb) echo 5b1e0000-0000-4000-8000-00000000000b ;; hostc) echo 5b1e0000-0000-4000-8000-00000000000c ;; esac
+}
+ns() { echo "lm-$1"; }
+hdir() { echo "$STATE/hosts/$1"; }
+# Local control goes over the host's unix socket: no network needed.
+lvirsh() { local h=$1; shift; virsh -q -c "qemu:///system?socket=$(hdir "$h")/run/libvirt-sock" "$@"; }
+uri() { echo "qemu+tcp://$(host_ip "$1")/system"; }
+
+domain_type() {
+  # KVM only where the CPU has hardware virtualisation. Some sandboxes expose a /dev/kvm that is
+  # paravirtual (PVM) and hangs stock guests, while libvirt still advertises kvm.
+  if [ -n "${LM_TESTBED_DOMAIN_TYPE:-}" ]; then echo "$LM_TESTBED_DOMAIN_TYPE"; return; fi
+  if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then echo kvm; else echo qemu; fi
+}
+
+cmd_install() {
+  local need=()
+  command -v libvirtd >/dev/null || need+=(libvirt-daemon-system libvirt-daemon-driver-qemu)
+  command -v virsh >/dev/null || need+=(libvirt-clients)
+  command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+  command -v qemu-img >/dev/null || need+=(qemu-utils)
+  [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx ip || need+=(busybox-static)
+  command -v ip >/dev/null || need+=(iproute2)
+  command -v cpio >/dev/null || need+=(cpio)
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]}"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+      --no-install-recommends "${need[@]}"
+  fi
+  mkdir -p "$STATE/guest"
+  if [ ! -s "$STATE/guest/vmlinuz" ]; then
+    # The guest kernel is downloaded, not installed: the machine's own kernel stays untouched.
+    local tmp pkg
+    tmp=$(mktemp -d)
+    pkg=$(apt-cache pkgnames linux-image-6 | grep -E "^${KERNEL_PKG//\*/[0-9]+}$" | sort -V | tail -1)
+    [ -n "$pkg" ] || { apt-get update -q; pkg=$(apt-cache pkgnames linux-image-6 | grep -E "^${KERNEL_PKG//\*/[0-9]+}$" | sort -V | tail -1); }
+    [ -n "$pkg" ] || die "no $KERNEL_PKG package found"
+    log "downloading guest kernel $pkg"
+    (cd "$tmp" && apt-get download -q "$pkg" >/dev/null && dpkg -x ./*.deb x)
+    cp "$tmp"/x/boot/vmlinuz-* "$STATE/guest/vmlinuz.tmp"
+    mv "$STATE/guest/vmlinuz.tmp" "$STATE/guest/vmlinuz"
+    rm -rf "$tmp"
+  fi
+  build_initrd
+}
+
+build_initrd() {
+  local root
+  root=$(mktemp -d)
+  mkdir -p "$root"/{bin,proc,sys,dev,mnt,run}
+  cp /bin/busybox "$root/bin/busybox"
+  cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+arg() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" /proc/cmdline; }
+rate=$(arg dirty_rate); ws=$(arg dirty_ws)
+[ -n "$rate" ] || rate=8
+[ -n "$ws" ] || ws=64
+echo "$rate" > /run/rate
+mount -t tmpfs -o size=$((ws + 4))m tmpfs /mnt
+# Non-zero data: QEMU sends zero pages almost for free, so zeros would not load a migration.
+yes livemigrate-dirty-page | head -c $((ws * 1048576)) > /mnt/ws
+# "rate N" on the serial console changes the dirtying rate while the guest runs.
+( while read -r c a; do [ "$c" = rate ] && echo "$a" > /run/rate && echo "lm-guest: rate now $a"; done ) < /dev/ttyS0 &
+n=0; off=0
+while true; do
+  n=$((n + 1)); r=$(cat /run/rate)
+  if [ "$r" -gt 0 ]; then
+    [ $((off + r)) -gt "$ws" ] && off=0
+    # Rewrites r MiB of the working set in place (same non-zero bytes, but every page dirtied).
+    dd if=/mnt/ws of=/mnt/ws bs=1048576 count="$r" skip=$(( (off + r) % ws )) seek="$off" conv=notrunc 2>/dev/null
+    off=$((off + r))
+  fi
+  echo "lm-guest: tick=$n rate=$r uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/ttyS0
+  sleep 1
+done
+EOF
+  chmod +x "$root/init"
+  (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$STATE/guest/initrd.gz.tmp"
+  mv "$STATE/guest/initrd.gz.tmp" "$STATE/guest/initrd.gz"
+  rm -rf "$root"
+}
+
+daemon_alive() {
+  local p
+  p=$(cat "$(hdir "$1")/libvirtd.pid" 2>/dev/null) || return 1
+  kill -0 "$p" 2>/dev/null && lvirsh "$1" version >/dev/null 2>&1
+}
+
+check_route() {
+  # Refuse to talk to a host address unless it goes over our bridge, never to the uplink.
+  ip route get "$(host_ip "$1")" | grep -q " dev $BR " || die "route to $(host_ip "$1") is not via $BR"
+}
+
+cmd_up() {
+  [ -s "$STATE/guest/vmlinuz" ] || die "run '$0 install' first"
+  if daemon_alive hostb && daemon_alive hostc && ip link show "$BR" >/dev/null 2>&1; then
+    log "already up"
+    return 0
+  fi
+  cmd_down
+  ip link add "$BR" type bridge
+  ip addr add "$NET.1/24" dev "$BR"
+  ip link set "$BR" up
+  local h pids=()
+  for h in "${HOSTS[@]}"; do
+    local d ip
+    d=$(hdir "$h"); ip=$(host_ip "$h")
+    mkdir -p "$d"/{run,lib/images,log/qemu,cache}
+    cp -a /etc/libvirt "$d/etc"
+    rm -f "$d"/etc/qemu/networks/autostart/*
+    cat >"$d/etc/libvirtd.conf" <<EOF
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "$ip"
+auth_tcp = "none"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+host_uuid = "$(host_uuid "$h")"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+EOF
+    # cgroups off: two daemons share the container's cgroup tree and would collide on
+    # machine/qemu-N-name during a migration. stdio_handler=file: no virtlogd needed.
+    cat >"$d/etc/qemu.conf" <<EOF
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+cgroup_controllers = [ ]
+namespaces = [ ]
+stdio_handler = "file"
+migration_address = "$ip"
+migration_host = "$ip"
+EOF
+    ip netns add "$(ns "$h")"
+    ip link add "v$(ns "$h")" type veth peer name eth0 netns "$(ns "$h")"
+    ip link set "v$(ns "$h")" master "$BR" up
+    ip -n "$(ns "$h")" addr add "$ip/24" dev eth0
+    ip -n "$(ns "$h")" link set eth0 up
+    ip -n "$(ns "$h")" link set lo up
+    # ip netns exec and unshare both exec(), so $! is libvirtd itself. A private tmpfs on /run
+    # gives /run/libvirt a mount point without touching the root namespace.
+    ip netns exec "$(ns "$h")" unshare --mount --uts --propagation private -- /bin/sh -c "
+      hostname $h
+      mount -t tmpfs -o mode=755 lm-run /run
+      mkdir -p /run/libvirt /run/lock
+      mount --bind '$d/etc' /etc/libvirt
+      mount --bind '$d/run' /run/libvirt
+      mount --bind '$d/lib' /var/lib/libvirt
+      mount --bind '$d/log' /var/log/libvirt
+      mount --bind '$d/cache' /var/cache/libvirt
+      exec /usr/sbin/libvirtd --listen --pid-file /run/libvirt/libvirtd.pid" \
+      </dev/null >"$d/libvirtd.out" 2>&1 &
+    echo $! >"$d/libvirtd.pid"
+  done
+  for h in "${HOSTS[@]}"; do
+    local ok=
+    for _ in $(seq 1 100); do daemon_alive "$h" && { ok=1; break; }; sleep 0.1; done
+    [ -n "$ok" ] || die "libvirtd on $h did not come up (see $(hdir "$h")/libvirtd.out)"
+    check_route "$h"
+    # Host-local storage: the destination of a block migration pre-creates the disk in the pool
+    # whose target holds the source's disk path.
+    lvirsh "$h" pool-define-as default dir --target /var/lib/libvirt/images >/dev/null
+    lvirsh "$h" pool-start default >/dev/null
+    # Warm-up: the QEMU capability probe takes seconds; done here, not during a migration.
+    lvirsh "$h" domcapabilities --virttype "$(domain_type)" >/dev/null &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  log "up: $(uri hostb) $(uri hostc) (domain type $(domain_type))"
+}
+
+kill_pidfile() {
+  local p
+  p=$(cat "$1" 2>/dev/null) || return 0
+  [ -n "$p" ] && kill "$p" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$p" 2>/dev/null || true
+}
+
+all_domains() { lvirsh "$1" list --all --name 2>/dev/null | sed '/^$/d' || true; }
+
+remove_domains() {
+  local h d
+  for h in "${HOSTS[@]}"; do
+    daemon_alive "$h" || continue
+    for d in $(all_domains "$h"); do
+      lvirsh "$h" destroy "$d" >/dev/null 2>&1 || true
+      lvirsh "$h" undefine "$d" >/dev/null 2>&1 || true
+    done
+    rm -f "$(hdir "$h")"/lib/images/*
+    lvirsh "$h" pool-refresh default >/dev/null 2>&1 || true
+  done
+}
+
+cmd_down() {
+  local h f
+  remove_domains
+  for h in "${HOSTS[@]}"; do
+    kill_pidfile "$(hdir "$h")/libvirtd.pid"
+    for f in "$(hdir "$h")"/run/qemu/*.pid; do [ -e "$f" ] && kill_pidfile "$f"; done
+    ip netns del "$(ns "$h")" 2>/dev/null || true
+    ip link del "v$(ns "$h")" 2>/dev/null || true
+    rm -rf "$(hdir "$h")"
+  done
+  ip link del "$BR" 2>/dev/null || true
+  rmdir "$STATE/hosts" 2>/dev/null || true
+}
+
+cmd_where() {
+  local h
+  for h in "${HOSTS[@]}"; do
+    [ "$(lvirsh "$h" domstate "$1" 2>/dev/null | head -1)" = running ] && echo "$h"
+  done
+  return 0
+}
+
+cmd_ticks() {
+  local f
+  f="$(hdir "$2")/log/qemu/$1-serial.log"
+  [ -f "$f" ] || return 0
+  { grep -ao 'lm-guest: tick=[0-9]*' "$f" || true; } | tail -1 | sed 's/.*tick=//'
+}
+
+cmd_guest() {
+  local name=$1 host=hostb rate=8 ws=64 disk=0
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --host) host=$2; shift 2 ;;
+      --rate) rate=$2; shift 2 ;;
+      --ws) ws=$2; shift 2 ;;
+      --disk) disk=$2; shift 2 ;;
+      *) die "guest: unknown option $1" ;;
+    esac
+  done
+  daemon_alive "$host" || die "run '$0 up' first"
+  # One guest at a time: TCG on a small machine.
+  remove_domains
+  rm -f "$(hdir hostb)/log/qemu/$name-serial.log" "$(hdir hostc)/log/qemu/$name-serial.log"
+  local uuid disk_xml=
+  uuid=$(printf '%s' "$name" | md5sum | sed -E 's/^(.{8})(.{4}).(.{3}).(.{3})(.{12}).*/\1-\2-4\3-8\4-\5/')
+  if [ "$disk" -gt 0 ]; then
+    local img="$(hdir "$host")/lib/images/$name.qcow2"
+    qemu-img create -q -f qcow2 "$img" "${disk}M"
+    # Non-zero data, so the disk copy has something to transfer.
+    qemu-io -f qcow2 -c "write -P 0x5a 0 $((disk / 2))M" "$img" >/dev/null
+    lvirsh "$host" pool-refresh default >/dev/null
+    disk_xml="<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+      <source file='/var/lib/libvirt/images/$name.qcow2'/><target dev='vda' bus='virtio'/></disk>"
+  fi
+  local xml="$STATE/$name.xml"
+  cat >"$xml" <<EOF
+<domain type='$(domain_type)'>
+  <name>$name</name>
+  <uuid>$uuid</uuid>
+  <metadata>
+    <lm:instance xmlns:lm="https://livemigrate.io/xmlns/instance/1.0">
+      <lm:project>testbed</lm:project><lm:user>testbed</lm:user><lm:flavor>m1.tiny</lm:flavor>
+      <lm:disk_gb>$(( (disk + 1023) / 1024 ))</lm:disk_gb>
+    </lm:instance>
+  </metadata>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$STATE/guest/vmlinuz</kernel><initrd>$STATE/guest/initrd.gz</initrd>
+    <cmdline>console=ttyS0 quiet dirty_rate=$rate dirty_ws=$ws</cmdline></os>
+  <on_reboot>destroy</on_reboot>
+  <devices>
+    $disk_xml
+    <serial type='pty'><log file='/var/log/libvirt/qemu/$name-serial.log' append='on'/><target port='0'/></serial>
+    <console type='pty'><target type='serial' port='0'/></console>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+  lvirsh "$host" define "$xml" >/dev/null
+  lvirsh "$host" start "$name" >/dev/null
+  for _ in $(seq 1 600); do
+    [ -n "$(cmd_ticks "$name" "$host")" ] && { log "$name ($uuid) running on $host"; echo "$uuid"; return 0; }
+    sleep 0.1
+  done
+  die "$name printed no heartbeat on $host within 60 s"
+}
+
+cmd_rate() {
+  local rate=$1 name=${2:-} h pty
+  [ -n "$name" ] || name=$(all_domains hostb; all_domains hostc)
+  name=$(echo "$name" | head -1)
+  h=$(cmd_where "$name" | head -1)
+  [ -n "$h" ] || die "$name is not running"
+  pty=$(lvirsh "$h" ttyconsole "$name")
+  # QEMU's pty backend only reads while a client is connected, and polls for one about once a
+  # second: keep the pty open around the write, or the line is lost.
+  { sleep 1.2; echo "rate $rate"; sleep 1.2; } >"$pty"
+}
+
+case "${1:-}" in
+  install) cmd_install ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  purge) cmd_down; rm -rf "$STATE" ;;
+  guest) shift; cmd_guest "$@" ;;
+  rate) shift; cmd_rate "$@" ;;
+  where) cmd_where "$2" ;;
+  ticks) cmd_ticks "$2" "$3" ;;
+  uri) uri "$2" ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
+esac
