@@ -36,7 +36,8 @@ import picocli.CommandLine.Parameters;
       ClientCommands.ComputeCommand.class,
       ClientCommands.HostCommand.class,
       ClientCommands.HypervisorCommand.class,
-      ClientCommands.MigrationCommand.class
+      ClientCommands.MigrationCommand.class,
+      PolicyReplay.class
     })
 public final class Main implements Callable<Integer> {
 
