@@ -7,9 +7,11 @@ import io.livemigrate.common.bus.BusSettings;
 import io.livemigrate.common.config.Config;
 import io.livemigrate.common.config.Options;
 import io.livemigrate.common.contract.Sender;
+import io.livemigrate.common.ops.Registries;
 import io.livemigrate.common.testing.BrokerFixture;
 import io.livemigrate.conductor.api.Auth;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -79,7 +81,9 @@ final class ApiCloud implements AutoCloseable {
   static ApiCloud start(List<AllInOne.HostSpec> hosts, Map<String, String> overrides)
       throws Exception {
     BrokerFixture broker = BrokerFixture.best();
-    Vertx vertx = Vertx.vertx();
+    // As the all-in-one command: Vert.x's own metrics on the conductor's /metrics.
+    PrometheusMeterRegistry vertxMetrics = Registries.forVertx("conductor");
+    Vertx vertx = Registries.vertx(vertxMetrics);
     String ns = BrokerFixture.freshNamespace();
     Path dir = Files.createTempDirectory("lm-api");
     Path tokens = dir.resolve("tokens");
@@ -106,7 +110,8 @@ final class ApiCloud implements AutoCloseable {
     c.put(Options.HOST.key(), "controller");
     c.putAll(overrides);
     AllInOne cloud =
-        AllInOne.start(vertx, Config.defaults(c), false, ADMIN, hosts).await(60, TimeUnit.SECONDS);
+        AllInOne.start(vertx, Config.defaults(c), false, ADMIN, hosts, vertxMetrics)
+            .await(60, TimeUnit.SECONDS);
     String endpoint = "http://127.0.0.1:" + cloud.conductor().apiPort() + "/v2.1";
     int servers = hosts.stream().mapToInt(h -> h.domains().size()).sum();
     Http admin = new Http(endpoint, ADMIN);

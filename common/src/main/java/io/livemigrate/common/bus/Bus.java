@@ -166,6 +166,7 @@ public final class Bus {
   public Future<Void> consume(String queue, List<String> eventKeys, MessageHandler handler) {
     Subscription s = new Subscription(queue, true, List.copyOf(eventKeys), handler);
     subscriptions.add(s);
+    metrics.consuming(queue);
     return declare(s)
         .compose(v -> client.basicQos(settings.prefetch()))
         .compose(

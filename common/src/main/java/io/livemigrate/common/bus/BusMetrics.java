@@ -21,6 +21,28 @@ final class BusMetrics {
         connected);
   }
 
+  /**
+   * Registers a queue's failure counters at zero when its consumer starts: a counter that first
+   * appears at 1 is invisible to {@code increase()}, so the first parked message would never alert,
+   * and dashboards could not tell "none" from "not exported".
+   */
+  void consuming(String queue) {
+    for (String cause : new String[] {"undecodable", "invalid", "handler_failed"}) {
+      Counter.builder("livemigrate_bus_parked")
+          .description("Messages moved to the parking queue, by cause")
+          .tags("service", service, "queue", queue, "cause", cause)
+          .register(registry);
+    }
+    Counter.builder("livemigrate_bus_duplicates")
+        .description("Messages skipped because their id was already handled")
+        .tags("service", service, "queue", queue)
+        .register(registry);
+    Counter.builder("livemigrate_bus_redelivered")
+        .description("Messages delivered again by the broker")
+        .tags("service", service, "queue", queue)
+        .register(registry);
+  }
+
   void published(String exchange, boolean ok) {
     Counter.builder("livemigrate_bus_published")
         .description("Messages published, by outcome of the broker confirm")

@@ -47,6 +47,13 @@ public final class ConductorMetrics {
         MultiGauge.builder("livemigrate_host_heartbeat_age_seconds")
             .description("Seconds since the compute host's last heartbeat reached the conductor")
             .register(registry);
+    // At zero from the start, so increase() sees the first timeout action (see the alert rules).
+    for (String action : List.of("abort", "force_complete")) {
+      Counter.builder("livemigrate_timeout_actions")
+          .description("Completion-timeout actions taken")
+          .tag("action", action)
+          .register(registry);
+    }
     inPhase =
         MultiGauge.builder("livemigrate_migrations_in_phase")
             .description("Unfinished migrations by current phase")

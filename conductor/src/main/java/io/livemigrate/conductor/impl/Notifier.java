@@ -72,7 +72,8 @@ final class Notifier {
             .put("dest_compute", m.destCompute)
             .put("status", m.status.wire())
             .put("request_id", m.requestId);
-    if (m.reason != null) payload.put("reason", m.reason);
+    // Always present (null until the migration ends) so every event type has one key set.
+    payload.put("reason", m.reason);
     if (extra != null) payload.mergeIn(extra);
     JsonObject n =
         new JsonObject()

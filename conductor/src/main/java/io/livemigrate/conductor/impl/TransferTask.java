@@ -193,12 +193,7 @@ final class TransferTask extends MigrationTask {
     }
     String action = saga.settings().timeoutAction();
     saga.metrics().timeoutAction(action);
-    saga.notifier()
-        .notify(
-            "migration.decision",
-            m,
-            decision(action, "completion_timeout")
-                .put("completion_timeout_s", m.completionTimeoutS));
+    saga.notifier().notify("migration.decision", m, decision(m, action, "completion_timeout"));
     LOG.warn(
         "{} live migration not completed after {} sec; timeout action {}",
         ctx(m),
@@ -212,8 +207,11 @@ final class TransferTask extends MigrationTask {
   }
 
   /** The payload of a {@code migration.decision}: what the conductor did and why. */
-  private static JsonObject decision(String action, String cause) {
-    return new JsonObject().put("decision", action).put("cause", cause);
+  private static JsonObject decision(MigrationRow m, String action, String cause) {
+    return new JsonObject()
+        .put("decision", action)
+        .put("cause", cause)
+        .put("completion_timeout_s", m.completionTimeoutS);
   }
 
   /** Asks the source to cancel; the VM stays there. Awaited under the rollback deadline. */
@@ -221,7 +219,7 @@ final class TransferTask extends MigrationTask {
     m.abortReason = why.name();
     m.actions.add(stamp("abort (" + why + ")"));
     if (why == Reason.USER_ABORT) {
-      saga.notifier().notify("migration.decision", m, decision("abort", "operator"));
+      saga.notifier().notify("migration.decision", m, decision(m, "abort", "operator"));
     }
     m.step = ABORT;
     m.stepDeadlineMs = now() + saga.settings().rollbackTimeoutMs();
@@ -245,7 +243,7 @@ final class TransferTask extends MigrationTask {
               m.actions.add(stamp("force_complete by " + mode + " (" + who + ")"));
               if ("operator".equals(who)) {
                 // A timeout's decision was announced with its cause; the operator's is here.
-                saga.notifier().notify("migration.decision", m, decision("force_complete", who));
+                saga.notifier().notify("migration.decision", m, decision(m, "force_complete", who));
               }
               saga.notifier()
                   .notify(
