@@ -1,7 +1,9 @@
 package io.livemigrate.cli;
 
+import io.livemigrate.agent.Hypervisor;
 import io.livemigrate.agent.Hypervisor.HostResources;
 import io.livemigrate.agent.app.ComputeAgentVerticle;
+import io.livemigrate.agent.libvirt.LibvirtHypervisor;
 import io.livemigrate.agent.sim.SimulatedHypervisor;
 import io.livemigrate.common.config.Config;
 import io.livemigrate.common.config.Options;
@@ -200,17 +202,14 @@ public final class Main implements Callable<Integer> {
           System.out.println("scheduler: metrics on " + v.opsPort());
         }
         case "compute-agent" -> {
-          if (!"simulated".equals(c.string(Options.HYPERVISOR))) {
-            System.err.println(
-                "hypervisor " + c.string(Options.HYPERVISOR) + " is not available in this build");
-            return 2;
-          }
-          SimulatedHypervisor hv =
-              new SimulatedHypervisor(
-                  c.host(),
-                  new HostResources(16, 32768, 500),
-                  c.longValue(Options.SIM_LINK_MIBPS) << 20,
-                  c.longValue(Options.SIM_TICK_MS));
+          Hypervisor hv =
+              "libvirt".equals(c.string(Options.HYPERVISOR))
+                  ? LibvirtHypervisor.fromConfig(c)
+                  : new SimulatedHypervisor(
+                      c.host(),
+                      new HostResources(16, 32768, 500),
+                      c.longValue(Options.SIM_LINK_MIBPS) << 20,
+                      c.longValue(Options.SIM_TICK_MS));
           ComputeAgentVerticle v = new ComputeAgentVerticle(c, hv).exportVertxMetrics(vertxMetrics);
           vertx.deployVerticle(v).await(60, TimeUnit.SECONDS);
           System.out.println("compute-agent " + c.host() + ": metrics on " + v.opsPort());

@@ -132,6 +132,19 @@ public final class Options {
   public static final Option CONNECTION_URI =
       str("libvirt", "connection_uri", "qemu:///system", "libvirt URI of the local hypervisor.");
 
+  public static final Option LIVE_MIGRATION_URI =
+      str(
+          "libvirt",
+          "live_migration_uri",
+          "qemu+tcp://%s/system",
+          "libvirt URI of a migration's destination; %s is the destination's inbound address.");
+  public static final Option LIVE_MIGRATION_INBOUND_ADDRS =
+      str(
+          "libvirt",
+          "live_migration_inbound_addrs",
+          "",
+          "Inbound address per destination host, host=addr,host=addr (unlisted: the host name).");
+
   // [compute]
   public static final Option HYPERVISOR =
       choice(
