@@ -10,6 +10,8 @@ public enum Reason {
   COMPLETION_TIMEOUT,
   /** Remaining bytes stopped shrinking (stall detection). */
   STALLED,
+  /** The policy predicted pre-copy could not finish in time and nothing else could finish it. */
+  PREDICTED_TIMEOUT,
   /** No host passed the scheduler's filters. */
   NO_VALID_HOST,
   /** The scheduler did not answer in time. */

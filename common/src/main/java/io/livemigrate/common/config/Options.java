@@ -132,6 +132,22 @@ public final class Options {
   public static final Option CONNECTION_URI =
       str("libvirt", "connection_uri", "qemu:///system", "libvirt URI of the local hypervisor.");
 
+  public static final Option AUTO_CONVERGE_INITIAL =
+      integer(
+          "libvirt",
+          "live_migration_auto_converge_initial",
+          20,
+          1,
+          99,
+          "First CPU throttle (percent) of an auto-converging migration (libvirt's default 20).");
+  public static final Option AUTO_CONVERGE_INCREMENT =
+      integer(
+          "libvirt",
+          "live_migration_auto_converge_increment",
+          10,
+          1,
+          99,
+          "Throttle increment (percent) while it still does not converge (libvirt's default 10).");
   public static final Option LIVE_MIGRATION_URI =
       str(
           "libvirt",
@@ -202,6 +218,40 @@ public final class Options {
           60_000,
           "Milliseconds a migration waits, queued, before asking again when its source or the"
               + " cluster is at its live-migration limit.");
+
+  // [conductor] convergence policy
+  public static final Option POLICY_PROFILE =
+      choice(
+          "conductor",
+          "policy_profile",
+          "default",
+          List.of("default", "recommended"),
+          "default: Nova's behaviour (downtime ramp, completion timeout). recommended: also stall"
+              + " detection and escalation as soon as the prediction says pre-copy cannot finish"
+              + " in time.");
+  public static final Option STALL_WINDOW =
+      integer(
+          "conductor",
+          "live_migration_stall_window",
+          0,
+          0,
+          86400,
+          "Seconds without a new low of remaining bytes that count as a stall (then the timeout"
+              + " action); 0 = off, or 30 in the recommended profile.");
+  public static final Option ESCALATION_GRACE =
+      integer(
+          "conductor",
+          "escalation_grace",
+          5,
+          1,
+          3600,
+          "Seconds an escalation step of the recommended profile gets before the next one.");
+  public static final Option PERMIT_PAUSE =
+      bool(
+          "conductor",
+          "live_migration_permit_pause",
+          true,
+          "The recommended profile may pause a guest to finish when post-copy is not permitted.");
 
   // [conductor]
   public static final Option STORE_URL =

@@ -449,7 +449,10 @@ final class ServersApi {
         .put("dirty_rate_bytes_per_sec", m.dirtyRate)
         .put("bandwidth_bytes_per_sec", m.bandwidth)
         .put("expected_downtime_ms", m.expectedDowntimeMs)
-        .put("downtime_ms", m.downtimeMs < 0 ? null : m.downtimeMs);
+        .put("downtime_ms", m.downtimeMs < 0 ? null : m.downtimeMs)
+        // The conductor's own estimates (convergence policy), null until it has one.
+        .put("eta_seconds", m.etaMs < 0 ? null : m.etaMs / 1000.0)
+        .put("predicted_downtime_ms", m.predictedDowntimeMs < 0 ? null : m.predictedDowntimeMs);
     if (!serverScoped) {
       o.put("memory_total_bytes", m.memoryTotal)
           .put("memory_processed_bytes", m.memoryProcessed)

@@ -18,7 +18,11 @@ public record ConductorSettings(
     long startTimeoutMs,
     long postTimeoutMs,
     long rollbackTimeoutMs,
-    long queueRetryMs) {
+    long queueRetryMs,
+    String policyProfile,
+    long stallWindowS,
+    long escalationGraceS,
+    boolean permitPause) {
 
   public static ConductorSettings from(Config c) {
     return new ConductorSettings(
@@ -35,6 +39,10 @@ public record ConductorSettings(
         c.longValue(Options.START_TIMEOUT) * 1000,
         c.longValue(Options.POST_TIMEOUT) * 1000,
         c.longValue(Options.ROLLBACK_TIMEOUT) * 1000,
-        c.longValue(Options.QUEUE_RETRY_MS));
+        c.longValue(Options.QUEUE_RETRY_MS),
+        c.string(Options.POLICY_PROFILE),
+        c.longValue(Options.STALL_WINDOW),
+        c.longValue(Options.ESCALATION_GRACE),
+        c.bool(Options.PERMIT_PAUSE));
   }
 }

@@ -3,6 +3,7 @@ package io.livemigrate.conductor.impl;
 import io.livemigrate.common.contract.AgentCommands.AbortMigration;
 import io.livemigrate.common.contract.AgentCommands.ForceComplete;
 import io.livemigrate.common.contract.AgentCommands.StartMigration;
+import io.livemigrate.common.contract.AgentCommands.TuneMigration;
 import io.livemigrate.common.contract.AgentEvents.MigrationCompleted;
 import io.livemigrate.common.contract.AgentEvents.MigrationFailed;
 import io.livemigrate.common.contract.AgentEvents.MigrationProgress;
@@ -11,6 +12,8 @@ import io.livemigrate.common.contract.Envelope;
 import io.livemigrate.common.contract.Message;
 import io.livemigrate.conductor.MigrationStatus;
 import io.livemigrate.conductor.Reason;
+import io.livemigrate.conductor.policy.Decision;
+import io.livemigrate.conductor.policy.MigrationPolicy;
 import io.livemigrate.conductor.store.HostRow;
 import io.livemigrate.conductor.store.MigrationRow;
 import io.vertx.core.Future;
@@ -58,6 +61,7 @@ final class TransferTask extends MigrationTask {
                   m.completionTimeoutS > 0 ? now + m.completionTimeoutS * 1000 : 0;
               m.step = START;
               m.stepDeadlineMs = now + settings.startTimeoutMs();
+              m.policy = PolicyRunner.initial(settings, dataGb, postCopy, autoConverge);
               StartMigration cmd =
                   new StartMigration(
                       m.instanceUuid,
@@ -125,6 +129,7 @@ final class TransferTask extends MigrationTask {
       m.moveTo(MigrationStatus.POSTCOPY, m.updatedMs);
       m.actions.add(stamp("switched to post-copy"));
     }
+    MigrationPolicy.Result verdict = PolicyRunner.evaluate(saga.settings(), m, m.updatedMs);
     saga.metrics().progress(m);
     long net = m.bandwidth - m.dirtyRate;
     saga.notifier()
@@ -147,7 +152,42 @@ final class TransferTask extends MigrationTask {
                     net > 0 ? (m.memoryRemaining + m.diskRemaining + net - 1) / net : null)
                 .put("iteration", m.iteration)
                 .put("mode", m.mode));
-    return saga.save(m);
+    Future<Void> acted = Future.succeededFuture();
+    for (Decision d : verdict.decisions()) {
+      acted = acted.compose(v -> apply(m, d));
+    }
+    return acted.compose(v -> saga.save(m));
+  }
+
+  /** Carries out one of the policy's decisions. */
+  private Future<Void> apply(MigrationRow m, Decision d) {
+    LOG.info("{} policy: {}", ctx(m), d);
+    String cause = d.reason().toLowerCase();
+    switch (d.action()) {
+      case "set_downtime" -> {
+        m.actions.add(stamp("max downtime " + d.downtimeMs() + " ms (" + d.reason() + ")"));
+        return saga.agents()
+            .toCompute(m.sourceCompute, m, new TuneMigration(m.instanceUuid, d.downtimeMs(), 0));
+      }
+      case "wait_auto_converge" -> {
+        m.actions.add(stamp("waiting for auto-converge's throttle (" + d.detail() + ")"));
+        saga.notifier().notify("migration.decision", m, decision(m, "wait_auto_converge", cause));
+        return Future.succeededFuture();
+      }
+      case "force_complete" -> {
+        if ("COMPLETION_TIMEOUT".equals(d.reason())) return timeoutAction(m);
+        saga.notifier().notify("migration.decision", m, decision(m, "force_complete", cause));
+        return forceComplete(m, d.mode(), "policy: " + d.detail());
+      }
+      case "abort" -> {
+        if ("COMPLETION_TIMEOUT".equals(d.reason())) return timeoutAction(m);
+        saga.notifier().notify("migration.decision", m, decision(m, "abort", cause));
+        return abort(m, Reason.valueOf(d.reason()), (now() - m.runningMs) / 1000);
+      }
+      default -> {
+        return Future.succeededFuture();
+      }
+    }
   }
 
   private Future<Void> onCompleted(MigrationRow m, MigrationCompleted c) {
@@ -188,10 +228,17 @@ final class TransferTask extends MigrationTask {
 
   /** The completion deadline passed: the configured timeout action. */
   Future<Void> onCompletionDeadline(MigrationRow m) {
+    // The policy may have taken its final action already (it also watches the timeout).
+    if (PolicyRunner.decided(m)) return Future.succeededFuture();
+    return timeoutAction(m);
+  }
+
+  private Future<Void> timeoutAction(MigrationRow m) {
     if (m.status != MigrationStatus.RUNNING || m.abortReason != null) {
       return Future.succeededFuture();
     }
     String action = saga.settings().timeoutAction();
+    PolicyRunner.markDecided(m);
     saga.metrics().timeoutAction(action);
     saga.notifier().notify("migration.decision", m, decision(m, action, "completion_timeout"));
     LOG.warn(
@@ -238,8 +285,16 @@ final class TransferTask extends MigrationTask {
   Future<Void> forceComplete(MigrationRow m, String who) {
     return saga.db(s -> s.host(m.sourceCompute))
         .compose(
-            src -> {
-              String mode = src.map(HostRow::permitPostCopy).orElse(false) ? "postcopy" : "pause";
+            src ->
+                forceComplete(
+                    m, src.map(HostRow::permitPostCopy).orElse(false) ? "postcopy" : "pause", who));
+  }
+
+  /** Makes the transfer finish by {@code mode} ({@code postcopy} or {@code pause}). */
+  Future<Void> forceComplete(MigrationRow m, String mode, String who) {
+    return Future.succeededFuture()
+        .compose(
+            unused -> {
               m.actions.add(stamp("force_complete by " + mode + " (" + who + ")"));
               if ("operator".equals(who)) {
                 // A timeout's decision was announced with its cause; the operator's is here.

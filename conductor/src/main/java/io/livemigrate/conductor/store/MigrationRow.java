@@ -48,6 +48,16 @@ public final class MigrationRow {
   public String abortReason;
 
   public List<String> actions = new ArrayList<>();
+
+  /** The convergence policy's state and the source's permits, JSON; null before the transfer. */
+  public String policy;
+
+  /** The policy's latest estimate of the time to completion; -1 = none or not converging. */
+  public long etaMs = -1;
+
+  /** The policy's latest estimate of the guest's pause at switch-over; -1 = none. */
+  public long predictedDowntimeMs = -1;
+
   public long createdMs;
   public long updatedMs;
   public long queuedMs;
@@ -100,6 +110,9 @@ public final class MigrationRow {
     c.postcopyMs = postcopyMs;
     c.postMigratingMs = postMigratingMs;
     c.finishedMs = finishedMs;
+    c.policy = policy;
+    c.etaMs = etaMs;
+    c.predictedDowntimeMs = predictedDowntimeMs;
     return c;
   }
 

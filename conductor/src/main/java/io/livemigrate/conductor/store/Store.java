@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Store implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Store.class);
-  private static final String[] MIGRATIONS = {"V1__initial.sql"};
+  private static final String[] MIGRATIONS = {"V1__initial.sql", "V2__policy.sql"};
 
   private final Connection conn;
 
@@ -397,8 +397,8 @@ public final class Store implements AutoCloseable {
                 + " expected_downtime_ms=?, downtime_ms=?, mode=?, last_seq=?, tried_hosts=?,"
                 + " step=?, step_deadline_ms=?, completion_deadline_ms=?, completion_timeout_s=?,"
                 + " abort_reason=?, actions=?, updated_ms=?, queued_ms=?, preparing_ms=?,"
-                + " running_ms=?, postcopy_ms=?, post_migrating_ms=?, finished_ms=? WHERE"
-                + " uuid=?")) {
+                + " running_ms=?, postcopy_ms=?, post_migrating_ms=?, finished_ms=?, policy=?,"
+                + " eta_ms=?, predicted_downtime_ms=? WHERE uuid=?")) {
       int i = 1;
       ps.setString(i++, m.sourceCompute);
       ps.setString(i++, m.destCompute);
@@ -436,6 +436,9 @@ public final class Store implements AutoCloseable {
       ps.setLong(i++, m.postcopyMs);
       ps.setLong(i++, m.postMigratingMs);
       ps.setLong(i++, m.finishedMs);
+      ps.setString(i++, m.policy);
+      ps.setLong(i++, m.etaMs);
+      ps.setLong(i++, m.predictedDowntimeMs);
       ps.setString(i, m.uuid);
       if (ps.executeUpdate() != 1) throw new SQLException("migration " + m.uuid + " not found");
     }
@@ -551,6 +554,9 @@ public final class Store implements AutoCloseable {
     m.postcopyMs = rs.getLong("postcopy_ms");
     m.postMigratingMs = rs.getLong("post_migrating_ms");
     m.finishedMs = rs.getLong("finished_ms");
+    m.policy = rs.getString("policy");
+    m.etaMs = rs.getLong("eta_ms");
+    m.predictedDowntimeMs = rs.getLong("predicted_downtime_ms");
     return m;
   }
 

@@ -151,14 +151,14 @@ class StoreTest {
   @MethodSource("databases")
   void schemaIsAtVersionOneAndReopeningDoesNotReapplyMigrations(String kind) throws Exception {
     open(kind);
-    assertEquals(1, store.schemaVersion());
+    assertEquals(2, store.schemaVersion());
     long appliedMs = appliedMs();
     store.upsertHost(hostRow("compute-1", 100));
     store.close();
 
     store = reopen();
-    assertEquals(1, store.schemaVersion());
-    assertEquals(1, count("SELECT COUNT(*) FROM schema_version"), "migrations applied once");
+    assertEquals(2, store.schemaVersion());
+    assertEquals(2, count("SELECT COUNT(*) FROM schema_version"), "migrations applied once");
     assertEquals(appliedMs, appliedMs(), "V1 was not applied again");
     assertTrue(store.host("compute-1").isPresent(), "data survives reopening");
   }
