@@ -290,15 +290,15 @@ public final class HostScheduler {
 
   /** The same verdict as {@link #reject} with explanations, without building any text. */
   private boolean passes(HostState h, HostState source, SelectDestinations req, long nowMs) {
-    if (h.host.equals(req.sourceHost()) || req.ignoreHosts().contains(h.host)) return false;
-    if (h.hypervisorType.isEmpty() || h.disabled || h.forcedDown) return false;
+    // Identity comparisons only (zone, type and CPU model are interned): a decision over 10,000
+    // hosts is bound by memory reads, and this touches nothing but the HostState itself.
+    if (h == source || !h.reported || h.disabled || h.forcedDown) return false;
+    if (!req.ignoreHosts().isEmpty() && req.ignoreHosts().contains(h.host)) return false;
     if (nowMs - h.lastHeartbeatMs > serviceDownTimeMs) return false;
-    if (source != null && !source.hypervisorType.isEmpty()) {
-      if (!h.zone.equals(source.zone) || !h.hypervisorType.equals(source.hypervisorType)) {
-        return false;
-      }
+    if (source != null && source.reported) {
+      if (h.zone != source.zone || h.hypervisorType != source.hypervisorType) return false;
       if (h.hypervisorVersion < source.hypervisorVersion) return false;
-      if (h.cpuModel != null && source.cpuModel != null && !h.cpuModel.equals(source.cpuModel)) {
+      if (h.cpuModel != null && source.cpuModel != null && h.cpuModel != source.cpuModel) {
         return false;
       }
     }

@@ -32,6 +32,15 @@ final class HostState {
   boolean disabled;
   boolean forcedDown;
 
+  /** A report has arrived (until then only a heartbeat or a status is known). */
+  boolean reported;
+
+  /** Capacity with the allocation ratios applied, computed once per report. */
+  long memoryCap;
+
+  long diskCap;
+  long vcpuCap;
+
   /** Resources claimed on this host by migrations coming in (and completed ones not reported). */
   int claimedVcpus;
 
@@ -59,6 +68,10 @@ final class HostState {
     diskRatio = r.diskAllocationRatio();
     maxOutbound = r.maxOutboundMigrations();
     maxInbound = r.maxInboundMigrations();
+    memoryCap = (long) (memoryMb * ramRatio);
+    diskCap = (long) (diskGb * diskRatio);
+    vcpuCap = (long) (vcpus * cpuRatio);
+    reported = true;
     int cpu = 0;
     long mem = 0;
     long disk = 0;
@@ -76,14 +89,14 @@ final class HostState {
   }
 
   long freeMemoryMb() {
-    return (long) (memoryMb * ramRatio) - memoryMbUsed - claimedMemoryMb;
+    return memoryCap - memoryMbUsed - claimedMemoryMb;
   }
 
   long freeDiskGb() {
-    return (long) (diskGb * diskRatio) - diskGbUsed - claimedDiskGb;
+    return diskCap - diskGbUsed - claimedDiskGb;
   }
 
   long freeVcpus() {
-    return (long) (vcpus * cpuRatio) - vcpusUsed - claimedVcpus;
+    return vcpuCap - vcpusUsed - claimedVcpus;
   }
 }
