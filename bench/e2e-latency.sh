@@ -36,7 +36,7 @@ import json, sys, time, urllib.request
 E, T, VM, N = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 def call(method, path, body=None):
     req = urllib.request.Request(E + path, method=method, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"X-Auth-Token": T, "Content-Type": "application/json"})
+                                 headers={"X-Auth-Token": T, "Content-Type": "application/json", "X-OpenStack-Nova-API-Version": "2.30"})
     with urllib.request.urlopen(req) as r:
         data = r.read()
         return json.loads(data) if data else None
