@@ -20,6 +20,7 @@
 #   where NAME         prints the hosts NAME runs on (one per line)
 #   ticks NAME HOST    prints the last heartbeat number NAME printed on HOST (empty if none)
 #   uri HOST           prints HOST's libvirt URI
+#   logs DIR           copies the guests' serial logs and the daemons' logs to DIR
 #   down               removes domains, daemons, QEMUs, namespaces, links and host state
 #   purge              down, then also the downloaded guest kernel
 #
@@ -57,14 +58,12 @@ domain_type() {
 }
 
 cmd_install() {
-  local need=()
-  command -v libvirtd >/dev/null || need+=(libvirt-daemon-system libvirt-daemon-driver-qemu)
-  command -v virsh >/dev/null || need+=(libvirt-clients)
-  command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-  command -v qemu-img >/dev/null || need+=(qemu-utils)
-  [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx ip || need+=(busybox-static)
-  command -v ip >/dev/null || need+=(iproute2)
-  command -v cpio >/dev/null || need+=(cpio)
+  local need=() pkg
+  # busybox-static, not busybox: the guest's initramfs has no libc.
+  for pkg in libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 \
+      qemu-utils busybox-static iproute2 cpio; do
+    dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
+  done
   if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     apt-get update -q
@@ -74,7 +73,7 @@ cmd_install() {
   mkdir -p "$STATE/guest"
   if [ ! -s "$STATE/guest/vmlinuz" ]; then
     # The guest kernel is downloaded, not installed: the machine's own kernel stays untouched.
-    local tmp pkg
+    local tmp
     tmp=$(mktemp -d)
     pkg=$(apt-cache pkgnames linux-image-6 | grep -E "^${KERNEL_PKG//\*/[0-9]+}$" | sort -V | tail -1)
     [ -n "$pkg" ] || { apt-get update -q; pkg=$(apt-cache pkgnames linux-image-6 | grep -E "^${KERNEL_PKG//\*/[0-9]+}$" | sort -V | tail -1); }
@@ -343,6 +342,15 @@ cmd_rate() {
   { sleep 1.2; echo "rate $rate"; sleep 1.2; } >"$pty"
 }
 
+cmd_logs() {
+  local h
+  for h in "${HOSTS[@]}"; do
+    [ -d "$(hdir "$h")" ] || continue
+    mkdir -p "$1/$h"
+    cp -r "$(hdir "$h")"/log/. "$(hdir "$h")/libvirtd.out" "$1/$h/" 2>/dev/null || true
+  done
+}
+
 case "${1:-}" in
   install) cmd_install ;;
   up) cmd_up ;;
@@ -352,6 +360,7 @@ case "${1:-}" in
   rate) shift; cmd_rate "$@" ;;
   where) cmd_where "$2" ;;
   ticks) cmd_ticks "$2" "$3" ;;
+  logs) cmd_logs "$2" ;;
   uri) uri "$2" ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 esac

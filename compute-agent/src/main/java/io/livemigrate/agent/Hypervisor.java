@@ -1,6 +1,7 @@
 package io.livemigrate.agent;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
@@ -76,6 +77,18 @@ public interface Hypervisor extends AutoCloseable {
 
   /** Source side, after success: removes anything left of the domain here. Idempotent. */
   void cleanupSource(String uuid);
+
+  /**
+   * Outbound migration jobs that run on this host but were started by an earlier process (the agent
+   * restarted mid-migration), by instance uuid. Each future completes as {@link #migrate}'s would;
+   * {@link #jobStats}, {@link #abortJob} and the other job calls work on them afterwards. Calling
+   * it again returns only jobs not yet re-attached.
+   *
+   * <p>Default: none, for hypervisors whose jobs die with the process (the simulated one).
+   */
+  default Map<String, CompletableFuture<MigrationResult>> reattach() {
+    return Map.of();
+  }
 
   @Override
   default void close() {}

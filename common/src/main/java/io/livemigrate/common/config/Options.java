@@ -178,6 +178,14 @@ public final class Options {
           60_000,
           "Milliseconds between progress events of a running migration.");
 
+  public static final Option STATE_DIR =
+      str(
+          "compute",
+          "state_dir",
+          "",
+          "Where the agent journals its running migrations, to re-attach to them after a restart;"
+              + " empty = no journal.");
+
   // [simulated]
   public static final Option SIM_LINK_MIBPS =
       integer(

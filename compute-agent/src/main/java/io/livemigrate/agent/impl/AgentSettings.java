@@ -3,7 +3,11 @@ package io.livemigrate.agent.impl;
 import io.livemigrate.common.config.Config;
 import io.livemigrate.common.config.Options;
 
-/** The compute agent's configuration, read once at start. */
+/**
+ * The compute agent's configuration, read once at start.
+ *
+ * @param stateDir where running migrations are journalled (empty: nowhere, no re-attach)
+ */
 public record AgentSettings(
     String host,
     String zone,
@@ -15,7 +19,8 @@ public record AgentSettings(
     double ramAllocationRatio,
     double diskAllocationRatio,
     int maxOutboundMigrations,
-    int maxInboundMigrations) {
+    int maxInboundMigrations,
+    String stateDir) {
 
   public static AgentSettings from(Config c) {
     return new AgentSettings(
@@ -29,6 +34,7 @@ public record AgentSettings(
         c.decimal(Options.RAM_ALLOCATION_RATIO),
         c.decimal(Options.DISK_ALLOCATION_RATIO),
         c.integer(Options.MAX_CONCURRENT_LIVE_MIGRATIONS),
-        c.integer(Options.MAX_CONCURRENT_INBOUND_LIVE_MIGRATIONS));
+        c.integer(Options.MAX_CONCURRENT_INBOUND_LIVE_MIGRATIONS),
+        c.string(Options.STATE_DIR));
   }
 }

@@ -34,6 +34,9 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.json.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -74,6 +77,9 @@ public final class ComputeAgent {
 
   private long heartbeatTimer = -1;
 
+  /** Set by {@link #stop}: outcomes arriving later belong to the agent that re-attaches. */
+  private volatile boolean stopped;
+
   /** One outbound migration this agent runs. */
   private static final class Job {
     final String migrationId;
@@ -112,9 +118,10 @@ public final class ComputeAgent {
         Map::size);
   }
 
-  /** Starts consuming commands and reporting. */
+  /** Starts consuming commands and reporting, re-attached to migrations still running here. */
   public Future<Void> start() {
     return bus.consume(bus.topology().computeQueue(settings.host()), List.of(), this::handle)
+        .compose(v -> reattach())
         .compose(v -> report())
         .onSuccess(
             v ->
@@ -124,6 +131,7 @@ public final class ComputeAgent {
   }
 
   public Future<Void> stop() {
+    stopped = true;
     if (heartbeatTimer >= 0) vertx.cancelTimer(heartbeatTimer);
     jobs.values().forEach(j -> vertx.cancelTimer(j.timer));
     return workers.close();
@@ -293,7 +301,17 @@ public final class ComputeAgent {
         flags.postCopy(),
         flags.bandwidthMibps(),
         flags.maxDowntimeMs());
-    return blocking(() -> hv.migrate(s.instanceUuid(), s.destHost(), flags))
+    return blocking(
+            () -> {
+              // Journalled before the hypervisor starts, so a restart at any point finds it.
+              journal(mid, env);
+              try {
+                return hv.migrate(s.instanceUuid(), s.destHost(), flags);
+              } catch (HypervisorException | RuntimeException e) {
+                unjournal(mid);
+                throw e;
+              }
+            })
         .transform(
             ar -> {
               if (ar.failed()) {
@@ -305,14 +323,109 @@ public final class ComputeAgent {
                 return send(
                     job, new MigrationFailed(s.instanceUuid(), reason, e.getMessage(), false, 0));
               }
-              jobs.put(mid, job);
-              job.timer =
-                  vertx.setPeriodic(1, settings.progressIntervalMs(), t -> sendProgress(job));
-              ar.result()
-                  .whenComplete((res, err) -> vertx.runOnContext(v -> finished(job, res, err)));
+              track(job, ar.result());
               return Future.<Void>succeededFuture();
             });
   }
+
+  private void track(Job job, java.util.concurrent.CompletableFuture<MigrationResult> outcome) {
+    jobs.put(job.migrationId, job);
+    job.timer = vertx.setPeriodic(1, settings.progressIntervalMs(), t -> sendProgress(job));
+    outcome.whenComplete((res, err) -> vertx.runOnContext(v -> finished(job, res, err)));
+  }
+
+  private Path journalDir() {
+    String dir = settings.stateDir();
+    return dir == null || dir.isBlank() ? null : Path.of(dir, "migrations");
+  }
+
+  /** Blocking: records a started migration (its start command) in the journal. */
+  private void journal(String migrationId, Envelope start) throws java.io.IOException {
+    Path dir = journalDir();
+    if (dir == null) return;
+    Files.createDirectories(dir);
+    Path tmp = dir.resolve(migrationId + ".tmp");
+    Files.writeString(tmp, start.toJson().encode());
+    Files.move(tmp, dir.resolve(migrationId + ".json"), StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  private void unjournal(String migrationId) {
+    Path dir = journalDir();
+    if (dir == null) return;
+    try {
+      Files.deleteIfExists(dir.resolve(migrationId + ".json"));
+    } catch (java.io.IOException e) {
+      LOG.warn("[host {}] journal entry {} not removed: {}", settings.host(), migrationId, e);
+    }
+  }
+
+  /**
+   * After a restart: the journal says which migrations this agent had started; those the hypervisor
+   * still runs are tracked again (progress and outcome go to the conductor as before), those that
+   * ended meanwhile are reported from where the instance is now.
+   */
+  private Future<Void> reattach() {
+    if (journalDir() == null) return Future.succeededFuture();
+    return blocking(
+            () -> {
+              List<Envelope> entries = new java.util.ArrayList<>();
+              Path dir = journalDir();
+              if (Files.isDirectory(dir)) {
+                try (var files = Files.list(dir)) {
+                  for (Path f : files.filter(p -> p.toString().endsWith(".json")).toList()) {
+                    try {
+                      entries.add(Envelope.fromJson(new JsonObject(Files.readString(f))));
+                    } catch (RuntimeException e) {
+                      LOG.warn("[host {}] unreadable journal entry {}: {}", settings.host(), f, e);
+                      Files.deleteIfExists(f);
+                    }
+                  }
+                }
+              }
+              if (entries.isEmpty()) return new Reattached(entries, Map.of(), List.of());
+              return new Reattached(
+                  entries,
+                  hv.reattach(),
+                  hv.listDomains().stream()
+                      .filter(d -> "running".equals(d.state()) || "paused".equals(d.state()))
+                      .map(Domain::uuid)
+                      .toList());
+            })
+        .map(
+            r -> {
+              for (Envelope env : r.entries()) {
+                StartMigration s = env.body(StartMigration.class);
+                String mid = env.migrationId();
+                Ctx ctx = Ctx.of(env.requestId(), mid, s.instanceUuid());
+                Job job = new Job(mid, ctx, s.instanceUuid(), replyQueue(env), env);
+                started.put(mid, true);
+                var running = r.running().get(s.instanceUuid());
+                if (running != null) {
+                  LOG.info("{} re-attached to the live migration running on {}", ctx, host());
+                  track(job, running);
+                } else if (r.here().contains(s.instanceUuid())) {
+                  LOG.warn("{} the migration ended while the agent was down; still here", ctx);
+                  finished(
+                      job,
+                      null,
+                      new HypervisorException(
+                          "HYPERVISOR_ERROR",
+                          "the migration ended while the agent was down; the instance still runs"
+                              + " on "
+                              + host()));
+                } else {
+                  LOG.info("{} the migration completed while the agent was down", ctx);
+                  finished(job, new MigrationResult(-1, 0, 0, 0, 0, 0, 0, "precopy"), null);
+                }
+              }
+              return null;
+            });
+  }
+
+  private record Reattached(
+      List<Envelope> entries,
+      Map<String, java.util.concurrent.CompletableFuture<MigrationResult>> running,
+      List<String> here) {}
 
   private Future<Void> send(Job job, Message m) {
     Envelope e = job.start.reply(m, bus.sender()).withSeq(++job.seq);
@@ -347,6 +460,16 @@ public final class ComputeAgent {
 
   private void finished(Job job, MigrationResult res, Throwable err) {
     job.finished = true;
+    if (stopped) {
+      // The journal entry stays: the next agent on this host reports this outcome.
+      LOG.info("{} migration ended after this agent stopped", job.ctx);
+      return;
+    }
+    blocking(
+        () -> {
+          unjournal(job.migrationId);
+          return null;
+        });
     vertx.cancelTimer(job.timer);
     jobs.remove(job.migrationId);
     Message outcome;

@@ -11,7 +11,6 @@ import io.livemigrate.common.config.Config;
 import io.livemigrate.common.config.Options;
 import java.lang.reflect.Field;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -54,6 +53,9 @@ public final class LibvirtHypervisor implements Hypervisor {
   /** XML namespace of the instance metadata this hypervisor reads from domains. */
   public static final String METADATA_NS = "https://livemigrate.io/xmlns/instance/1.0";
 
+  /** VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT. */
+  private static final int OPERATION_MIGRATION_OUT = 5;
+
   /** Job type VIR_DOMAIN_JOB_NONE and VIR_DOMAIN_JOB_CANCELLED. */
   private static final int JOB_NONE = 0;
 
@@ -81,6 +83,8 @@ public final class LibvirtHypervisor implements Hypervisor {
   private final String uri;
   private final Function<String, String> destinationUri;
   private final Connect conn;
+  private volatile int autoConvergeInitial = 20;
+  private volatile int autoConvergeIncrement = 10;
   private final Map<String, Job> jobs = new ConcurrentHashMap<>();
 
   /** Local disk paths of domains block-migrated away, removed by {@link #cleanupSource}. */
@@ -124,24 +128,25 @@ public final class LibvirtHypervisor implements Hypervisor {
    * @throws HypervisorException HYPERVISOR_ERROR if libvirt cannot be reached
    */
   public static LibvirtHypervisor fromConfig(Config c) throws HypervisorException {
-    String template = c.string(Options.LIVE_MIGRATION_URI);
-    Map<String, String> addrs = parseAddrs(c.string(Options.LIVE_MIGRATION_INBOUND_ADDRS));
     return new LibvirtHypervisor(
-        c.host(),
-        c.string(Options.CONNECTION_URI),
-        h -> template.replace("%s", addrs.getOrDefault(h, h)));
+            c.host(),
+            c.string(Options.CONNECTION_URI),
+            new MigrationUris(
+                c.string(Options.LIVE_MIGRATION_URI),
+                c.string(Options.LIVE_MIGRATION_INBOUND_ADDRS)))
+        .autoConverge(
+            c.integer(Options.AUTO_CONVERGE_INITIAL), c.integer(Options.AUTO_CONVERGE_INCREMENT));
   }
 
-  static Map<String, String> parseAddrs(String s) {
-    Map<String, String> m = new HashMap<>();
-    for (String pair : s.split(",")) {
-      String p = pair.trim();
-      if (p.isEmpty()) continue;
-      int eq = p.indexOf('=');
-      if (eq <= 0) throw new IllegalArgumentException("not host=addr: " + p);
-      m.put(p.substring(0, eq).trim(), p.substring(eq + 1).trim());
-    }
-    return m;
+  /**
+   * The CPU throttle an auto-converging migration starts at and adds while the guest still dirties
+   * faster than the link (percent). A guest that dirties memory with little CPU only slows down at
+   * a high throttle, so a low start can take minutes to reach it.
+   */
+  public LibvirtHypervisor autoConverge(int initialPercent, int incrementPercent) {
+    this.autoConvergeInitial = initialPercent;
+    this.autoConvergeIncrement = incrementPercent;
+    return this;
   }
 
   private static Connect open(String uri) throws HypervisorException {
@@ -354,6 +359,12 @@ public final class LibvirtHypervisor implements Hypervisor {
       if (flags.bandwidthMibps() > 0) {
         VirtNative.LIB.virTypedParamsAddULLong(params, n, max, "bandwidth", flags.bandwidthMibps());
       }
+      if ((migrateFlags & VirtNative.AUTO_CONVERGE) != 0) {
+        VirtNative.LIB.virTypedParamsAddInt(
+            params, n, max, "auto_converge.initial", autoConvergeInitial);
+        VirtNative.LIB.virTypedParamsAddInt(
+            params, n, max, "auto_converge.increment", autoConvergeIncrement);
+      }
       LOG.info(
           "[host {}] virDomainMigrateToURI3 {} -> {} flags 0x{}",
           host,
@@ -394,12 +405,13 @@ public final class LibvirtHypervisor implements Hypervisor {
       LOG.warn("[host {}] completed job stats of {} unreadable: {}", host, job.uuid, e.toString());
     }
     if (done.isEmpty()) {
-      // After post-copy QEMU keeps no completed statistics: the last sample is all there is.
+      // After post-copy QEMU keeps no completed statistics: the last sample is all there is, and
+      // the downtime is unknown (-1), not zero.
       LOG.info("[host {}] no completed job statistics for {} (post-copy?)", host, job.uuid);
     }
     long memTotal = done.getOrDefault("memory_total", last == null ? 0 : last.memoryTotalBytes());
     return new MigrationResult(
-        done.getOrDefault("downtime", 0L),
+        done.getOrDefault("downtime", -1L),
         memTotal,
         done.getOrDefault("memory_processed", last == null ? 0 : last.memoryProcessedBytes()),
         // The destination's completed statistics leave the disk copy out; the source saw it.
@@ -584,6 +596,75 @@ public final class LibvirtHypervisor implements Hypervisor {
       } catch (LibvirtException e) {
         LOG.warn("[host {}] could not remove {}: {}", host, p, e.getMessage());
       }
+    }
+  }
+
+  /**
+   * Finds outbound migrations libvirt runs for domains of this host that no job of this process
+   * tracks: a peer-to-peer migration is driven by the source libvirtd, so it goes on when the
+   * process that started it dies. Each is watched by polling its job until it ends; the outcome is
+   * then read from where the domain is: gone from here means it runs on the destination. The
+   * measured downtime of such a job is unknown (-1): its completed statistics are on a destination
+   * this process was never told.
+   */
+  @Override
+  public Map<String, CompletableFuture<MigrationResult>> reattach() {
+    Map<String, CompletableFuture<MigrationResult>> found = new LinkedHashMap<>();
+    try {
+      for (org.libvirt.Domain d : conn.listAllDomains(1 /* ACTIVE */)) {
+        String uuid = d.getUUIDString();
+        Map<String, Long> v = values(d.getJobStats(0));
+        if (v.getOrDefault("operation", 0L) != OPERATION_MIGRATION_OUT) continue;
+        Job job = new Job(uuid);
+        if (jobs.putIfAbsent(uuid, job) != null) continue;
+        LOG.info("[host {}] re-attached to the running migration of {}", host, uuid);
+        Thread t = new Thread(() -> watch(job), "libvirt-watch-" + uuid);
+        t.setDaemon(true);
+        t.start();
+        found.put(uuid, job.future);
+      }
+    } catch (LibvirtException e) {
+      LOG.warn("[host {}] looking for running migrations: {}", host, e.getMessage());
+    }
+    return found;
+  }
+
+  private void watch(Job job) {
+    try {
+      while (jobStats(job.uuid).isPresent()) {
+        Thread.sleep(500);
+      }
+      boolean stillHere;
+      try {
+        stillHere = conn.domainLookupByUUIDString(job.uuid).isActive() == 1;
+      } catch (LibvirtException e) {
+        stillHere = false;
+      }
+      if (stillHere) {
+        job.future.completeExceptionally(
+            new HypervisorException(
+                job.aborted ? "CANCELLED" : "HYPERVISOR_ERROR",
+                "the migration job ended and the domain still runs on " + host));
+      } else {
+        JobStats last = job.last;
+        long elapsed = (System.nanoTime() - job.startNanos) / 1_000_000;
+        job.future.complete(
+            new MigrationResult(
+                -1,
+                last == null ? 0 : last.memoryTotalBytes(),
+                last == null ? 0 : last.memoryProcessedBytes(),
+                last == null ? 0 : last.diskTotalBytes(),
+                last == null ? 0 : last.diskProcessedBytes(),
+                last == null ? 0 : last.iteration(),
+                last == null ? elapsed : last.elapsedMs(),
+                job.postCopy ? "postcopy" : job.suspended ? "paused" : "precopy"));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      job.future.completeExceptionally(
+          new HypervisorException("HYPERVISOR_ERROR", "stopped watching " + job.uuid));
+    } finally {
+      jobs.remove(job.uuid);
     }
   }
 
