@@ -120,8 +120,15 @@ public final class AllInOne {
   }
 
   private Config serviceConfig(String host, int opsPort) {
-    return base.with(
-        Map.of(Options.HOST.key(), host, Options.OPS_PORT.key(), Integer.toString(opsPort)));
+    Map<String, String> o = new HashMap<>();
+    o.put(Options.HOST.key(), host);
+    o.put(Options.OPS_PORT.key(), Integer.toString(opsPort));
+    String state = base.string(Options.STATE_DIR);
+    // One process, several agents: each journals under its own host's directory.
+    if (state != null && !state.isBlank()) {
+      o.put(Options.STATE_DIR.key(), java.nio.file.Path.of(state, host).toString());
+    }
+    return base.with(o);
   }
 
   private int opsPort(int offset) {

@@ -14,6 +14,7 @@ import io.livemigrate.conductor.Reason;
 import io.livemigrate.conductor.store.HostRow;
 import io.livemigrate.conductor.store.InstanceRow;
 import io.livemigrate.conductor.store.MigrationRow;
+import io.livemigrate.conductor.store.ServiceRow;
 import io.livemigrate.conductor.store.Store;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -62,6 +63,7 @@ public final class Conductor implements Saga {
   private final Map<String, Future<Void>> chains = new HashMap<>();
   private final Map<String, Long> stepTimers = new HashMap<>();
   private final Map<String, Long> completionTimers = new HashMap<>();
+  private final long startedMs = System.currentTimeMillis();
   private long hostGaugeTimer = -1;
 
   private final TransferTask transfer = new TransferTask(this);
@@ -138,7 +140,63 @@ public final class Conductor implements Saga {
     metrics.phases(active.values(), System.currentTimeMillis());
     db(Store::services)
         .onSuccess(
-            rows -> metrics.hosts(rows, System.currentTimeMillis(), settings.serviceDownTimeMs()));
+            rows -> {
+              long now = System.currentTimeMillis();
+              metrics.hosts(rows, now, settings.serviceDownTimeMs());
+              checkSourceLiveness(rows, now);
+            });
+  }
+
+  /**
+   * The conductor, not the source agent, watches the source: a running migration whose source agent
+   * has sent no heartbeat for {@code service_down_time} is marked SOURCE_AGENT_LOST (its deadlines
+   * keep running). When the agent is back it re-attaches to the job, or reports how it ended, and
+   * the mark is cleared: the saga reconciles from what the agent reports.
+   */
+  private void checkSourceLiveness(List<ServiceRow> rows, long now) {
+    if (now - startedMs < settings.serviceDownTimeMs()) return; // heartbeats still catching up
+    Map<String, ServiceRow> compute = new HashMap<>();
+    for (ServiceRow r : rows) {
+      if ("livemigrate-compute".equals(r.binary())) compute.put(r.host(), r);
+    }
+    for (MigrationRow m : List.copyOf(active.values())) {
+      if (m.status != MigrationStatus.RUNNING && m.status != MigrationStatus.POSTCOPY) continue;
+      ServiceRow src = compute.get(m.sourceCompute);
+      if (src == null) continue;
+      long silent = now - src.lastSeenMs();
+      boolean down = src.forcedDown() || silent > settings.serviceDownTimeMs();
+      boolean marked = Reason.SOURCE_AGENT_LOST.name().equals(m.reason);
+      if (down && !marked) {
+        serialize(
+            m.uuid,
+            () -> {
+              if (m.status.isFinal()) return Future.succeededFuture();
+              m.reason = Reason.SOURCE_AGENT_LOST.name();
+              m.message = "no heartbeat from " + m.sourceCompute + " for " + silent / 1000 + " s";
+              m.actions.add(MigrationTask.stamp("source agent lost: " + m.message));
+              LOG.error("{} source compute agent lost: {}", ctx(m), m.message);
+              notifier.notify(
+                  "migration.decision",
+                  m,
+                  new JsonObject()
+                      .put("decision", "mark_source_agent_lost")
+                      .put("cause", "source_agent_lost")
+                      .put("completion_timeout_s", m.completionTimeoutS));
+              return save(m);
+            });
+      } else if (!down && marked) {
+        serialize(
+            m.uuid,
+            () -> {
+              if (m.status.isFinal()) return Future.succeededFuture();
+              m.reason = null;
+              m.message = null;
+              m.actions.add(MigrationTask.stamp("source agent back; reconciling from its reports"));
+              LOG.warn("{} source compute agent {} is back", ctx(m), m.sourceCompute);
+              return save(m);
+            });
+      }
+    }
   }
 
   /** Stops timers; in-flight work stays in the store for the next conductor. */
