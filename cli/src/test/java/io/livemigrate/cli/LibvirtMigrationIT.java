@@ -1,0 +1,612 @@
+package io.livemigrate.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.livemigrate.agent.Hypervisor;
+import io.livemigrate.agent.app.ComputeAgentVerticle;
+import io.livemigrate.agent.libvirt.LibvirtHypervisor;
+import io.livemigrate.common.bus.Bus;
+import io.livemigrate.common.bus.BusSettings;
+import io.livemigrate.common.config.Config;
+import io.livemigrate.common.config.Options;
+import io.livemigrate.common.contract.Sender;
+import io.livemigrate.common.testing.BrokerFixture;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Real live migrations between two libvirt hosts (deploy/testbed: two libvirtd in network
+ * namespaces, TCG guests), driven only through our own services: the API, the conductor and the
+ * scheduler in this JVM and a compute agent per host with a {@link LibvirtHypervisor}, over the
+ * broker. virsh is never used to migrate; the testbed script only boots guests and says where they
+ * run.
+ *
+ * <p>Needs root (namespaces) and libvirt + QEMU, which {@code testbed.sh install} adds. Fails on CI
+ * when anything is missing; a developer machine without them skips with the reason.
+ *
+ * <p>Not in the default build yet (the name ends in IT, which surefire does not pick up): run it
+ * with {@code mvn -pl cli test -Dtest=LibvirtMigrationIT}. Every migration outcome it asserts
+ * through the API has held on every run, but under TCG (QEMU 7.2, no usable KVM here) the guest is
+ * intermittently dead on the destination after a migration (kernel oops in timer code, or silence),
+ * also with plain virsh, so the liveness checks fail about one run in three.
+ *
+ * <p>One guest at a time; the memory guest moves between the hosts from scenario to scenario. Its
+ * dirty rate makes migrations deterministic under the 10 MiB/s cap: 2 MiB/s converges at once, 20
+ * MiB/s over a 64 MiB working set never converges on its own.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class LibvirtMigrationIT {
+  private static final String ADMIN = "libvirt-admin-token";
+  private static final Path TESTBED = Path.of("..", "deploy", "testbed", "testbed.sh");
+  private static final long CAP_MIBPS = 10;
+  private static final long MIB = 1024 * 1024;
+  private static final Map<String, String> URIS =
+      Map.of("HostB", "qemu+tcp://10.77.88.2/system", "HostC", "qemu+tcp://10.77.88.3/system");
+  private static final Map<String, String> NODE = Map.of("HostB", "hostb", "HostC", "hostc");
+
+  private BrokerFixture broker;
+  private Vertx vertx;
+  private AllInOne cloud;
+  private String namespace;
+  private Http api;
+  private final Map<String, LibvirtHypervisor> hypervisors = new LinkedHashMap<>();
+  private final Map<String, String> agentDeployments = new HashMap<>();
+  private String memGuest;
+  private Path stateDir;
+  private boolean permitPostCopy;
+  private boolean permitAutoConverge;
+  private final List<String> results = new ArrayList<>();
+
+  @BeforeAll
+  void startTestbedAndCloud() throws Exception {
+    requirePrerequisites();
+    testbed(Duration.ofMinutes(10), "install");
+    testbed(Duration.ofMinutes(2), "up");
+    broker = BrokerFixture.best();
+    vertx = Vertx.vertx();
+    namespace = BrokerFixture.freshNamespace();
+    Path dir = Files.createTempDirectory("lm-libvirt");
+    stateDir = dir;
+    Map<String, String> c = new HashMap<>();
+    c.put(Options.TRANSPORT_URL.key(), broker.url());
+    c.put(Options.BUS_NAMESPACE.key(), namespace);
+    c.put(Options.STORE_URL.key(), "jdbc:h2:file:" + dir.resolve("store"));
+    c.put(Options.API_PORT.key(), "0");
+    c.put(Options.OPS_PORT.key(), "0");
+    c.put(Options.REPORT_INTERVAL.key(), "1");
+    c.put(Options.SERVICE_DOWN_TIME.key(), "20");
+    c.put(Options.PROGRESS_INTERVAL_MS.key(), "500");
+    c.put(Options.HOST.key(), "controller");
+    // The cap every migration gets; with it a 20 MiB/s guest never converges by itself.
+    c.put(Options.BANDWIDTH.key(), Long.toString(CAP_MIBPS));
+    // Initial max downtime = downtime / steps = 500 ms; the ramp's next step is minutes away.
+    c.put(Options.DOWNTIME.key(), "5000");
+    c.put(Options.CONNECTION_URI.key(), "unused");
+    c.put(Options.LIVE_MIGRATION_INBOUND_ADDRS.key(), "HostB=10.77.88.2,HostC=10.77.88.3");
+    c.put(Options.AUTO_CONVERGE_INITIAL.key(), "90");
+    c.put(Options.AUTO_CONVERGE_INCREMENT.key(), "9");
+    cloud =
+        AllInOne.start(vertx, Config.defaults(c), false, ADMIN, List.of())
+            .await(60, TimeUnit.SECONDS);
+    api = new Http("http://127.0.0.1:" + cloud.conductor().apiPort() + "/v2.1", ADMIN);
+    for (String h : URIS.keySet()) {
+      hypervisors.put(h, LibvirtHypervisor.fromConfig(agentConfig(h, false, false)));
+      startAgent(h, false, false);
+    }
+  }
+
+  private static void requirePrerequisites() throws Exception {
+    String missing = null;
+    if (!Files.isExecutable(TESTBED)) missing = TESTBED + " not found";
+    else if (!"root".equals(System.getProperty("user.name"))) {
+      missing = "the testbed needs root (network namespaces)";
+    } else if (!Files.exists(Path.of("/usr/bin/apt-get"))
+        && !Files.exists(Path.of("/usr/sbin/libvirtd"))) {
+      missing = "neither libvirtd nor apt-get to install it";
+    }
+    if (missing == null) return;
+    if ("true".equals(System.getenv("CI"))) throw new IllegalStateException(missing);
+    Assumptions.abort("libvirt testbed unavailable: " + missing);
+  }
+
+  private Config agentConfig(String host, boolean postCopy, boolean autoConverge) {
+    return cloud
+        .config()
+        .with(
+            Map.of(
+                Options.STATE_DIR.key(),
+                stateDir.resolve(host).toString(),
+                Options.HOST.key(),
+                host,
+                Options.HYPERVISOR.key(),
+                "libvirt",
+                Options.CONNECTION_URI.key(),
+                URIS.get(host),
+                Options.PERMIT_POST_COPY.key(),
+                Boolean.toString(postCopy),
+                Options.PERMIT_AUTO_CONVERGE.key(),
+                Boolean.toString(autoConverge)));
+  }
+
+  private void startAgent(String host, boolean postCopy, boolean autoConverge) throws Exception {
+    permitPostCopy = postCopy;
+    permitAutoConverge = autoConverge;
+    ComputeAgentVerticle v =
+        new ComputeAgentVerticle(agentConfig(host, postCopy, autoConverge), hypervisors.get(host));
+    agentDeployments.put(host, vertx.deployVerticle(v).await(30, TimeUnit.SECONDS));
+  }
+
+  /** Restarts both agents with other permissions and waits until the conductor has them. */
+  private void restartAgents(boolean postCopy, boolean autoConverge) throws Exception {
+    Instant restarted = Instant.now();
+    for (String h : URIS.keySet()) {
+      vertx.undeploy(agentDeployments.remove(h)).await(30, TimeUnit.SECONDS);
+      startAgent(h, postCopy, autoConverge);
+    }
+    // A heartbeat a second after the restart: the host report sent with the first is stored.
+    Http.until(
+        "both agents reported after the restart",
+        Duration.ofSeconds(20),
+        () -> {
+          JsonArray services = api.get("/os-services").json().getJsonArray("services");
+          int fresh = 0;
+          for (int i = 0; i < services.size(); i++) {
+            JsonObject s = services.getJsonObject(i);
+            String at = s.getString("updated_at");
+            if (URIS.containsKey(s.getString("host"))
+                && at != null
+                && Instant.parse(at.endsWith("Z") ? at : at + "Z")
+                    .isAfter(restarted.plusSeconds(1))) {
+              fresh++;
+            }
+          }
+          return fresh == URIS.size();
+        });
+  }
+
+  @AfterAll
+  void stopEverything() throws Exception {
+    try {
+      if (cloud != null) {
+        BusSettings s = new BusSettings(broker.url(), namespace, 16, 5000, 500, 3);
+        Bus cleaner =
+            onContext(
+                () ->
+                    Bus.connect(vertx, s, new Sender("test", "tester"), new SimpleMeterRegistry()));
+        List<String> queues = new ArrayList<>();
+        queues.add(cleaner.topology().conductorQueue());
+        queues.add(cleaner.topology().schedulerQueue());
+        for (String h : URIS.keySet()) queues.add(cleaner.topology().computeQueue(h));
+        for (String id : agentDeployments.values()) vertx.undeploy(id).await(30, TimeUnit.SECONDS);
+        cloud.stop().await(30, TimeUnit.SECONDS);
+        onContext(() -> cleaner.deleteTopology(queues).compose(v -> cleaner.close()));
+      }
+      hypervisors.values().forEach(Hypervisor::close);
+      if (vertx != null) vertx.close().await(10, TimeUnit.SECONDS);
+      if (broker != null) broker.close();
+    } finally {
+      if (Files.isExecutable(TESTBED)) {
+        // What the guests printed and the daemons logged, for a failed run's diagnosis.
+        testbed(Duration.ofMinutes(1), "logs", Path.of("target", "testbed-logs").toString());
+        testbed(Duration.ofMinutes(2), "down");
+      }
+      if (!results.isEmpty()) {
+        Path out = Path.of("target", "libvirt-scenarios.txt");
+        Files.write(
+            out,
+            results,
+            StandardCharsets.UTF_8,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.APPEND);
+      }
+    }
+  }
+
+  private <T> T onContext(java.util.function.Supplier<Future<T>> work) throws Exception {
+    Promise<T> p = Promise.promise();
+    vertx.runOnContext(v -> work.get().onComplete(p));
+    return p.future().await(30, TimeUnit.SECONDS);
+  }
+
+  // ------------------------------------------------------------------ testbed and API helpers
+
+  /** Runs the testbed script; its output ends up in target/testbed.log. */
+  private static String testbed(Duration timeout, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(TESTBED.toString());
+    cmd.addAll(List.of(args));
+    Path log = Path.of("target", "testbed.log");
+    Files.createDirectories(log.getParent());
+    Process p =
+        new ProcessBuilder(cmd)
+            .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .start();
+    String out;
+    try (var in = p.getInputStream()) {
+      out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      p.destroyForcibly();
+      throw new IllegalStateException("testbed " + cmd + " timed out");
+    }
+    if (p.exitValue() != 0) {
+      throw new IllegalStateException(
+          "testbed " + cmd + " exited " + p.exitValue() + " (see " + log + ")");
+    }
+    return out.trim();
+  }
+
+  private static List<String> where(String name) {
+    try {
+      String w = testbed(Duration.ofSeconds(30), "where", name);
+      return w.isEmpty() ? List.of() : List.of(w.split("\n"));
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static long ticks(String name, String host) {
+    try {
+      String t = testbed(Duration.ofSeconds(30), "ticks", name, NODE.get(host));
+      return t.isEmpty() ? -1 : Long.parseLong(t);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Boots a guest on HostB and waits until the cloud shows it there, ACTIVE. */
+  private String boot(String name, String... options) throws Exception {
+    List<String> args = new ArrayList<>(List.of("guest", name, "--host", "hostb"));
+    args.addAll(List.of(options));
+    String out = testbed(Duration.ofMinutes(3), args.toArray(String[]::new));
+    String uuid = out.substring(out.lastIndexOf('\n') + 1).trim();
+    Http.until(
+        name + " reported ACTIVE on HostB",
+        Duration.ofSeconds(30),
+        () -> {
+          Http.Response r = api.get("/servers/" + uuid);
+          return r.status() == 200 && "HostB".equals(host(uuid)) && "ACTIVE".equals(status(uuid));
+        });
+    return uuid;
+  }
+
+  private JsonObject server(String uuid) {
+    return api.get("/servers/" + uuid).json().getJsonObject("server");
+  }
+
+  private String host(String uuid) {
+    return server(uuid).getString("OS-EXT-SRV-ATTR:host");
+  }
+
+  private String status(String uuid) {
+    return server(uuid).getString("status");
+  }
+
+  private long startMigration(String uuid, String dest, boolean block) {
+    long t0 = System.nanoTime();
+    Http.Response r =
+        api.post(
+            "/servers/" + uuid + "/action",
+            "{\"os-migrateLive\": {\"host\": \""
+                + dest
+                + "\", \"block_migration\": "
+                + block
+                + "}}",
+            "2.30");
+    assertEquals(202, r.status(), r.body());
+    return t0;
+  }
+
+  /** The server's in-progress migration as the API shows it (null when none runs). */
+  private JsonObject running(String uuid) {
+    JsonArray ms =
+        api.get("/servers/" + uuid + "/migrations", "2.59").json().getJsonArray("migrations");
+    return ms.isEmpty() ? null : ms.getJsonObject(0);
+  }
+
+  private JsonObject latest(String uuid) {
+    JsonArray l = api.get("/os-migrations?instance_uuid=" + uuid).json().getJsonArray("migrations");
+    return l.isEmpty() ? null : l.getJsonObject(0);
+  }
+
+  private JsonObject awaitFinished(String uuid, Duration timeout) {
+    JsonObject[] last = new JsonObject[1];
+    Http.until(
+        "migration of " + uuid + " to finish",
+        timeout,
+        () -> {
+          last[0] = latest(uuid);
+          String st = last[0] == null ? "" : last[0].getString("status");
+          return List.of("completed", "failed", "cancelled", "error").contains(st);
+        });
+    return last[0];
+  }
+
+  /** Waits for a progress sample that satisfies the condition and returns it. */
+  private JsonObject awaitProgress(
+      String uuid, String what, Duration timeout, java.util.function.Predicate<JsonObject> ok) {
+    JsonObject[] hit = new JsonObject[1];
+    Http.until(
+        what,
+        timeout,
+        () -> {
+          JsonObject m = running(uuid);
+          if (m != null && ok.test(m)) hit[0] = m;
+          return hit[0] != null;
+        });
+    return hit[0];
+  }
+
+  private void record(String scenario, long t0, JsonObject m) {
+    String line =
+        String.format(
+            "%s: %s in %.1f s (API request to final status), downtime %s ms, mode %s,"
+                + " iterations %s",
+            scenario,
+            m.getString("status"),
+            (System.nanoTime() - t0) / 1e9,
+            m.getValue("downtime_ms"),
+            m.getString("mode"),
+            m.getValue("iteration"));
+    results.add(line);
+    System.out.println("libvirt scenario " + line);
+  }
+
+  /** The guest keeps running on the host: its heartbeat counter moves on there. */
+  private void assertTicking(String name, String host) {
+    long before = ticks(name, host);
+    Http.until(
+        name + " ticking on " + host, Duration.ofSeconds(30), () -> ticks(name, host) > before);
+  }
+
+  private void setRate(String name, int mibps) throws Exception {
+    testbed(Duration.ofSeconds(60), "rate", Integer.toString(mibps), name);
+  }
+
+  private String migrationPath(String uuid, JsonObject m) {
+    return "/servers/" + uuid + "/migrations/" + m.getValue("id");
+  }
+
+  // ------------------------------------------------------------------ scenarios
+
+  @Test
+  @Order(1)
+  void b_blockMigrationOfALocalQcow2DiskReportsDiskProgress() throws Exception {
+    String uuid = boot("lm-blk", "--rate", "2", "--disk", "64");
+    long t0 = startMigration(uuid, "HostC", true);
+    List<Long> diskProcessed = new ArrayList<>();
+    JsonObject m = null;
+    long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+    while (System.nanoTime() < end) {
+      JsonObject r = running(uuid);
+      if (r != null) diskProcessed.add(r.getLong("disk_processed_bytes", 0L));
+      m = latest(uuid);
+      if (m != null
+          && List.of("completed", "failed", "cancelled", "error").contains(m.getString("status"))) {
+        break;
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(200).toNanos());
+    }
+    assertEquals("completed", m.getString("status"), m.encode());
+    record("(b) block migration HostB->HostC", t0, m);
+    assertTrue(
+        diskProcessed.stream().anyMatch(d -> d > 0), "disk progress reported: " + diskProcessed);
+    assertEquals("HostC", host(uuid));
+    assertEquals(List.of("hostc"), where("lm-blk"));
+    assertTicking("lm-blk", "HostC");
+  }
+
+  @Test
+  @Order(2)
+  void a_liveMigrationMovesTheRunningGuest() throws Exception {
+    memGuest = boot("lm-mem", "--rate", "2", "--ws", "64");
+    long t0 = startMigration(memGuest, "HostC", false);
+    JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(120));
+    record("(a) live migration HostB->HostC", t0, m);
+    assertEquals("completed", m.getString("status"), m.encode());
+    assertEquals("HostC", host(memGuest));
+    assertEquals("ACTIVE", status(memGuest));
+    assertEquals(List.of("hostc"), where("lm-mem"), "gone from the source, running on HostC");
+    long lastOnSource = ticks("lm-mem", "HostB");
+    Http.until(
+        "the guest's heartbeat continues on HostC",
+        Duration.ofSeconds(30),
+        () -> ticks("lm-mem", "HostC") > lastOnSource);
+    assertTrue(
+        hypervisors.get("HostB").listDomains().stream().noneMatch(d -> d.uuid().equals(memGuest)),
+        "HostB's libvirt has no such domain");
+    assertTrue(m.getLong("downtime_ms", -1L) >= 0, m.encode());
+  }
+
+  @Test
+  @Order(3)
+  void c_abortMidMigrationLeavesTheGuestOnTheSource() throws Exception {
+    setRate("lm-mem", 20);
+    long t0 = startMigration(memGuest, "HostB", false);
+    JsonObject p =
+        awaitProgress(
+            memGuest,
+            "memory transfer under way",
+            Duration.ofSeconds(60),
+            m -> m.getLong("memory_processed_bytes", 0L) > 16 * MIB);
+    Http.Response r =
+        api.send(
+            HttpRequest.newBuilder(URI.create(apiUrl(migrationPath(memGuest, p)))).DELETE(),
+            "2.24");
+    assertEquals(202, r.status(), r.body());
+    JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(60));
+    record("(c) abort HostC->HostB", t0, m);
+    assertEquals("cancelled", m.getString("status"), m.encode());
+    assertEquals("HostC", host(memGuest));
+    assertEquals("ACTIVE", status(memGuest));
+    assertEquals(List.of("hostc"), where("lm-mem"));
+    assertTicking("lm-mem", "HostC");
+  }
+
+  private String apiUrl(String path) {
+    return "http://127.0.0.1:" + cloud.conductor().apiPort() + "/v2.1" + path;
+  }
+
+  @Test
+  @Order(4)
+  void g_bandwidthCapIsApplied() throws Exception {
+    long t0 = startMigration(memGuest, "HostB", false);
+    awaitProgress(
+        memGuest,
+        "memory transfer under way",
+        Duration.ofSeconds(60),
+        m -> m.getLong("memory_processed_bytes", 0L) > 4 * MIB);
+    // Two samples at least 6 s apart, from the API: the rate an operator would compute.
+    JsonObject first = running(memGuest);
+    long firstAt = System.nanoTime();
+    Http.until("6 s of transfer", Duration.ofSeconds(20), () -> System.nanoTime() - firstAt > 6e9);
+    JsonObject second = running(memGuest);
+    long secondAt = System.nanoTime();
+    assertTrue(second != null && "running".equals(second.getString("status")), "still running");
+    double rate =
+        (second.getLong("memory_processed_bytes") - first.getLong("memory_processed_bytes"))
+            / ((secondAt - firstAt) / 1e9);
+    double reported = second.getLong("bandwidth_bytes_per_sec", 0L);
+    results.add(
+        String.format(
+            "(g) bandwidth cap %d MiB/s: measured %.2f MiB/s, libvirt reported %.2f MiB/s",
+            CAP_MIBPS, rate / MIB, reported / MIB));
+    // Progress samples are up to one interval old at each end: allow 20 % over the cap.
+    assertTrue(rate <= CAP_MIBPS * MIB * 1.2, "transfer rate " + rate / MIB + " MiB/s");
+    assertTrue(rate >= CAP_MIBPS * MIB * 0.5, "it did transfer: " + rate / MIB + " MiB/s");
+    assertTrue(reported <= CAP_MIBPS * MIB * 1.1, "libvirt's rate " + reported / MIB);
+    // Done measuring: cancel, the guest stays on HostC.
+    Http.Response r =
+        api.send(
+            HttpRequest.newBuilder(URI.create(apiUrl(migrationPath(memGuest, second)))).DELETE(),
+            "2.24");
+    assertEquals(202, r.status(), r.body());
+    assertEquals("cancelled", awaitFinished(memGuest, Duration.ofSeconds(60)).getString("status"));
+    record("(g) capped migration, then cancelled", t0, latest(memGuest));
+  }
+
+  @Test
+  @Order(5)
+  void d_forceCompleteByPauseFinishesANonConvergingGuest() throws Exception {
+    long t0 = startMigration(memGuest, "HostB", false);
+    JsonObject p =
+        awaitProgress(
+            memGuest,
+            "a second pass over memory (not converging)",
+            Duration.ofSeconds(90),
+            m -> m.getInteger("iteration", 0) >= 2);
+    Http.Response r =
+        api.post(migrationPath(memGuest, p) + "/action", "{\"force_complete\": null}", "2.22");
+    assertEquals(202, r.status(), r.body());
+    JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(90));
+    record("(d) force-complete by pause HostC->HostB", t0, m);
+    assertEquals("completed", m.getString("status"), m.encode());
+    assertTrue(m.getLong("downtime_ms", 0L) > 0, "downtime measured: " + m.encode());
+    assertEquals("HostB", host(memGuest));
+    assertEquals(List.of("hostb"), where("lm-mem"));
+    assertTicking("lm-mem", "HostB");
+  }
+
+  @Test
+  @Order(6)
+  void e_postCopySwitchOnAHostThatPermitsIt() throws Exception {
+    restartAgents(true, false);
+    long t0 = startMigration(memGuest, "HostC", false);
+    JsonObject p =
+        awaitProgress(
+            memGuest,
+            "pre-copy under way",
+            Duration.ofSeconds(90),
+            m -> m.getInteger("iteration", 0) >= 1 && m.getLong("memory_processed_bytes", 0L) > 0);
+    Http.Response r =
+        api.post(migrationPath(memGuest, p) + "/action", "{\"force_complete\": null}", "2.22");
+    assertEquals(202, r.status(), r.body());
+    JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(120));
+    record("(e) post-copy HostB->HostC", t0, m);
+    assertEquals("completed", m.getString("status"), m.encode());
+    assertEquals("postcopy", m.getString("mode"), m.encode());
+    assertEquals("HostC", host(memGuest));
+    assertEquals(List.of("hostc"), where("lm-mem"));
+    assertTicking("lm-mem", "HostC");
+  }
+
+  @Test
+  @Order(7)
+  void h_restartedAgentReattachesToItsRunningMigration() throws Exception {
+    long t0 = startMigration(memGuest, "HostB", false);
+    JsonObject before =
+        awaitProgress(
+            memGuest,
+            "memory transfer under way",
+            Duration.ofSeconds(60),
+            m -> m.getLong("memory_processed_bytes", 0L) > 4 * MIB);
+    // The source agent goes away with its hypervisor state; libvirt keeps migrating (p2p).
+    vertx.undeploy(agentDeployments.remove("HostC")).await(30, TimeUnit.SECONDS);
+    hypervisors.remove("HostC").close();
+    hypervisors.put(
+        "HostC", LibvirtHypervisor.fromConfig(agentConfig("HostC", permitPostCopy, false)));
+    startAgent("HostC", permitPostCopy, permitAutoConverge);
+    long seen = before.getLong("memory_processed_bytes");
+    awaitProgress(
+        memGuest,
+        "progress from the restarted agent",
+        Duration.ofSeconds(30),
+        m -> m.getLong("memory_processed_bytes", 0L) > seen + 4 * MIB);
+    JsonObject p = running(memGuest);
+    Http.Response r =
+        api.post(migrationPath(memGuest, p) + "/action", "{\"force_complete\": null}", "2.22");
+    assertEquals(202, r.status(), r.body());
+    JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(120));
+    record("(h) agent restarted mid-migration, re-attached, force-completed HostC->HostB", t0, m);
+    assertEquals("completed", m.getString("status"), m.encode());
+    assertEquals("HostB", host(memGuest));
+    assertEquals(List.of("hostb"), where("lm-mem"));
+    assertTicking("lm-mem", "HostB");
+  }
+
+  /**
+   * Last, on a guest of its own, so the agents' restart with auto-converge permitted does not
+   * change the other scenarios.
+   */
+  @Test
+  @Order(8)
+  void f_autoConvergeLetsANonConvergingGuestFinish() throws Exception {
+    restartAgents(false, true);
+    String guest = boot("lm-ac", "--rate", "20", "--ws", "64");
+    long t0 = startMigration(guest, "HostC", false);
+    JsonObject m = awaitFinished(guest, Duration.ofSeconds(240));
+    record("(f) auto-converge HostB->HostC", t0, m);
+    assertEquals("completed", m.getString("status"), m.encode());
+    assertEquals("HostC", host(guest));
+    assertEquals(List.of("hostc"), where("lm-ac"), "the domain runs on HostC only");
+    assertTicking("lm-ac", "HostC");
+  }
+}
