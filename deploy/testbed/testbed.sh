@@ -252,6 +252,7 @@ cmd_down() {
   done
   ip link del "$BR" 2>/dev/null || true
   rmdir "$STATE/hosts" 2>/dev/null || true
+  rm -f "$STATE"/*.xml
 }
 
 cmd_where() {
