@@ -59,6 +59,7 @@ domain_type() {
 
 cmd_install() {
   local need=() pkg
+  install_newer_qemu
   # busybox-static, not busybox: the guest's initramfs has no libc.
   for pkg in libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 \
       qemu-utils busybox-static iproute2 cpio; do
@@ -85,6 +86,28 @@ cmd_install() {
     rm -rf "$tmp"
   fi
   build_initrd
+}
+
+install_newer_qemu() {
+  # Under TCG, QEMU 7.2 (Debian 12) intermittently corrupts a guest's memory in migrations that
+  # run several iterations (auto-converge, pause, post-copy): the guest oopses on the destination
+  # (NULL instruction fetch in the idle loop). QEMU 10 from bookworm-backports does not, so on
+  # Debian 12 the testbed takes QEMU (only QEMU: libvirt stays Debian 12's) from there.
+  # LM_TESTBED_DISTRO_QEMU=1 keeps the distribution's QEMU.
+  [ -z "${LM_TESTBED_DISTRO_QEMU:-}" ] || return 0
+  local codename v
+  codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+  [ "$codename" = bookworm ] || return 0
+  v=$(dpkg-query -W -f '${Version}' qemu-system-x86 2>/dev/null || true)
+  if [ -n "$v" ] && dpkg --compare-versions "$v" ge 1:9; then return 0; fi
+  log "installing QEMU from bookworm-backports (installed: ${v:-none})"
+  local list=/etc/apt/sources.list.d/livemigrate-testbed-backports.list
+  if ! grep -rqs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo 'deb http://deb.debian.org/debian bookworm-backports main' >"$list"
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+    --no-install-recommends -t bookworm-backports qemu-system-x86 qemu-utils
 }
 
 build_initrd() {
@@ -313,6 +336,8 @@ cmd_guest() {
   <os><type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$STATE/guest/vmlinuz</kernel><initrd>$STATE/guest/initrd.gz</initrd>
     <cmdline>console=ttyS0 quiet dirty_rate=$rate dirty_ws=$ws</cmdline></os>
+  <!-- acpi: without it libvirt 9 passes -no-acpi, which QEMU 9 and later refuse. -->
+  <features><acpi/><apic/></features>
   <on_reboot>destroy</on_reboot>
   <devices>
     $disk_xml
