@@ -100,6 +100,9 @@ public final class LibvirtHypervisor implements Hypervisor {
     volatile boolean suspended;
     volatile JobStats last;
 
+    /** Volumes this job created on the destination for a block migration. */
+    final List<String> createdOnDest = new ArrayList<>();
+
     Job(String uuid) {
       this.uuid = uuid;
     }
@@ -324,15 +327,17 @@ public final class LibvirtHypervisor implements Hypervisor {
       throw new HypervisorException("HYPERVISOR_ERROR", "a job already runs for " + uuid);
     }
     try {
-      if (flags.blockMigration()) precreateDisks(dom, uuid, dest);
+      if (flags.blockMigration()) precreateDisks(dom, job, dest);
       if (flags.maxDowntimeMs() > 0) {
         // Sets QEMU's downtime-limit now; the migration keeps it (no migrate parameter exists).
         dom.migrateSetMaxDowntime(flags.maxDowntimeMs());
       }
     } catch (LibvirtException e) {
+      removeCreatedDisks(job, dest);
       jobs.remove(uuid);
       throw error("cannot start migration of " + uuid, e);
     } catch (HypervisorException | RuntimeException e) {
+      removeCreatedDisks(job, dest);
       jobs.remove(uuid);
       throw e;
     }
@@ -381,8 +386,10 @@ public final class LibvirtHypervisor implements Hypervisor {
       }
       job.future.complete(result(job, dest));
     } catch (HypervisorException e) {
+      removeCreatedDisks(job, dest);
       job.future.completeExceptionally(e);
     } catch (RuntimeException e) {
+      removeCreatedDisks(job, dest);
       job.future.completeExceptionally(new HypervisorException("HYPERVISOR_ERROR", e.toString()));
     } finally {
       if (params.getValue() != null)
@@ -437,8 +444,9 @@ public final class LibvirtHypervisor implements Hypervisor {
     return m;
   }
 
-  private void precreateDisks(org.libvirt.Domain dom, String uuid, String dest)
+  private void precreateDisks(org.libvirt.Domain dom, Job job, String dest)
       throws LibvirtException, HypervisorException {
+    String uuid = job.uuid;
     List<String> paths = new ArrayList<>();
     Matcher m =
         Pattern.compile(
@@ -467,10 +475,52 @@ public final class LibvirtHypervisor implements Hypervisor {
                     + format
                     + "'/></target></volume>",
                 0);
+        synchronized (job.createdOnDest) {
+          job.createdOnDest.add(v.getPath());
+        }
         LOG.info("[host {}] created {} on {} for block migration", host, v.getPath(), dest);
       }
     }
     migratedDisks.put(uuid, paths);
+  }
+
+  /**
+   * After a failed or cancelled block migration: the volumes created on the destination for it
+   * would otherwise stay there, and a later block migration of the same instance to that host would
+   * copy into (and trust) a stale image. Only what this job created goes, and only when the domain
+   * does not run there (a failure reported after the switch-over leaves everything).
+   */
+  private void removeCreatedDisks(Job job, String dest) {
+    List<String> paths;
+    synchronized (job.createdOnDest) {
+      paths = List.copyOf(job.createdOnDest);
+      job.createdOnDest.clear();
+    }
+    if (paths.isEmpty()) return;
+    try (Closing c = new Closing(open(dest))) {
+      try {
+        if (c.conn.domainLookupByUUIDString(job.uuid).isActive() == 1) {
+          LOG.warn(
+              "[host {}] {} runs on {} after a failed migration; its disks stay",
+              host,
+              job.uuid,
+              dest);
+          return;
+        }
+      } catch (LibvirtException notThere) {
+        // the usual case: the incoming domain is gone with the failed migration
+      }
+      for (String p : paths) {
+        try {
+          c.conn.storageVolLookupByPath(p).delete(0);
+          LOG.info("[host {}] removed {} from {} after the failed migration", host, p, dest);
+        } catch (LibvirtException e) {
+          LOG.warn("[host {}] could not remove {} from {}: {}", host, p, dest, e.getMessage());
+        }
+      }
+    } catch (HypervisorException e) {
+      LOG.warn("[host {}] {} unreachable; left {} there: {}", host, dest, paths, e.getMessage());
+    }
   }
 
   private static StoragePool poolAt(Connect c, String dir, String dest)
