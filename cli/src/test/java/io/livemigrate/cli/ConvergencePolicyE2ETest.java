@@ -113,6 +113,11 @@ class ConvergencePolicyE2ETest {
           r.actions.stream().anyMatch(a -> a.contains("max downtime 500 ms (PREDICTED_TIMEOUT)")),
           "raised the downtime first: " + r.actions);
       assertTrue(r.iteration <= 20, "within the first iterations: " + r.iteration);
+      // The post-mortem an operator reads from the API is the stored one.
+      assertEquals(r.actions, m.getJsonArray("actions").getList(), m.encode());
+      assertEquals(r.runningMs, m.getJsonObject("phases").getLong("running_ms"));
+      assertEquals(r.finishedMs, m.getJsonObject("phases").getLong("finished_ms"));
+      assertTrue(r.finishedMs >= r.runningMs && r.runningMs > 0, m.encode());
       System.out.printf(
           "recommended profile: force-complete decided %.1f s into the transfer (timeout 1600 s),"
               + " completed after %.1f s, downtime %d ms%n",

@@ -453,6 +453,10 @@ final class ServersApi {
         // The conductor's own estimates (convergence policy), null until it has one.
         .put("eta_seconds", m.etaMs < 0 ? null : m.etaMs / 1000.0)
         .put("predicted_downtime_ms", m.predictedDowntimeMs < 0 ? null : m.predictedDowntimeMs);
+    // The post-mortem: what the conductor did and when each phase began (also in the final
+    // notification), so an operator reads why a migration took long without the logs.
+    JsonObject pm = Conductor.postMortem(m);
+    o.put("actions", pm.getJsonArray("actions")).put("phases", pm.getJsonObject("phases"));
     if (!serverScoped) {
       o.put("memory_total_bytes", m.memoryTotal)
           .put("memory_processed_bytes", m.memoryProcessed)
