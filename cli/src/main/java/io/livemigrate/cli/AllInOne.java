@@ -143,8 +143,17 @@ public final class AllInOne {
 
   /** Deploys a conductor on the same store (used again to restart it). */
   public Future<Void> startConductor() {
+    return startConductor(Map.of());
+  }
+
+  /**
+   * Deploys a conductor on the same store with some options changed (a restart with another policy,
+   * as an operator would edit nova.conf and restart).
+   */
+  public Future<Void> startConductor(Map<String, String> overrides) {
     conductor =
-        new ConductorVerticle(serviceConfig(controllerHost(), opsPort(0)), adminToken)
+        new ConductorVerticle(
+                serviceConfig(controllerHost(), opsPort(0)).with(overrides), adminToken)
             .exportVertxMetrics(vertxRegistry);
     return vertx.deployVerticle(conductor).onSuccess(id -> conductorDeployment = id).mapEmpty();
   }

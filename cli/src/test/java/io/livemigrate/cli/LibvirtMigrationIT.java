@@ -12,6 +12,7 @@ import io.livemigrate.common.config.Config;
 import io.livemigrate.common.config.Options;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.common.testing.BrokerFixture;
+import io.livemigrate.conductor.store.MigrationRow;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -592,12 +593,114 @@ class LibvirtMigrationIT {
     assertTicking("lm-mem", "HostB");
   }
 
+  /** Restarts the conductor with some options changed, as an operator edits nova.conf. */
+  private void restartConductor(Map<String, String> overrides) throws Exception {
+    cloud.stopConductor().await(30, TimeUnit.SECONDS);
+    cloud.startConductor(overrides).await(60, TimeUnit.SECONDS);
+    api = new Http("http://127.0.0.1:" + cloud.conductor().apiPort() + "/v2.1", ADMIN);
+  }
+
+  private MigrationRow row(JsonObject m) throws Exception {
+    long id = m.getLong("id");
+    return cloud
+        .conductor()
+        .conductor()
+        .db(s -> s.migration(id))
+        .await(10, TimeUnit.SECONDS)
+        .orElseThrow();
+  }
+
+  private static long actionAt(MigrationRow r, String contains) {
+    String a =
+        r.actions.stream()
+            .filter(x -> x.contains(contains))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("no action with " + contains + ": " + r.actions));
+    return Instant.parse(a.substring(0, a.indexOf(' '))).toEpochMilli();
+  }
+
+  /**
+   * Issue 5's real acceptance, first half: the guest dirties 20 MiB/s against the 10 MiB/s cap, so
+   * pre-copy never finishes. Under the recommended profile (Nova's 800 s/GiB timeout untouched,
+   * neither post-copy nor auto-converge permitted) the conductor escalates from its prediction,
+   * raising the downtime and then pausing, and the migration completes.
+   */
+  @Test
+  @Order(8)
+  void i_recommendedProfileFinishesANonConvergingGuest() throws Exception {
+    restartConductor(Map.of(Options.POLICY_PROFILE.key(), "recommended"));
+    long t0 = startMigration(memGuest, "HostC", false);
+    JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(180));
+    record("(i) non-converging guest, recommended profile, HostB->HostC", t0, m);
+    assertEquals("completed", m.getString("status"), m.encode());
+    MigrationRow r = row(m);
+    assertEquals(1600, r.completionTimeoutS, "Nova's default timeout for a 2 GiB minimum");
+    assertTrue(!r.actions.isEmpty(), "the policy acted: " + r.actions);
+    // The first escalation comes from the prediction (or a stall), long before the timeout.
+    String first = r.actions.get(0);
+    assertTrue(first.contains("PREDICTED") || first.contains("STALL"), r.actions.toString());
+    long decided =
+        Instant.parse(first.substring(0, first.indexOf(' '))).toEpochMilli() - r.runningMs;
+    results.add(
+        String.format(
+            "(i) recommended: first escalation %.1f s into the transfer, completed %.1f s after"
+                + " it started (timeout %d s), downtime %d ms; actions %s",
+            decided / 1000.0,
+            (r.finishedMs - r.runningMs) / 1000.0,
+            r.completionTimeoutS,
+            r.downtimeMs,
+            r.actions));
+    assertTrue(decided < 60_000, "decided within the first iterations: " + r.actions);
+    assertEquals("HostC", host(memGuest));
+    assertEquals(List.of("hostc"), where("lm-mem"), "on exactly one host");
+    assertTicking("lm-mem", "HostC");
+  }
+
+  /**
+   * The second half: the same guest under Nova's defaults with the timeout shortened to 10 s/GiB
+   * (20 s for its 2 GiB minimum) is aborted when the conductor's deadline fires, and keeps running
+   * on the source.
+   */
+  @Test
+  @Order(9)
+  void j_defaultProfileAbortsItAtTheShortenedTimeout() throws Exception {
+    restartConductor(Map.of(Options.COMPLETION_TIMEOUT.key(), "10"));
+    try {
+      long t0 = startMigration(memGuest, "HostB", false);
+      JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(120));
+      record("(j) non-converging guest, default profile, timeout 10 s/GiB, HostC->HostB", t0, m);
+      assertEquals("failed", m.getString("status"), m.encode());
+      assertEquals("COMPLETION_TIMEOUT", m.getString("reason"), m.encode());
+      MigrationRow r = row(m);
+      assertEquals(20, r.completionTimeoutS);
+      // The deadline was armed when the transfer started (it is cleared once the migration ends).
+      long deadline = r.runningMs + r.completionTimeoutS * 1000;
+      long abortAt = actionAt(r, "COMPLETION_TIMEOUT");
+      results.add(
+          String.format(
+              "(j) default profile: aborted %.1f s into the transfer (deadline %d s), failed %.1f"
+                  + " s after it started",
+              (abortAt - r.runningMs) / 1000.0,
+              r.completionTimeoutS,
+              (r.finishedMs - r.runningMs) / 1000.0));
+      assertTrue(
+          Math.abs(abortAt - deadline) <= 1000,
+          "aborted at the deadline: " + r.actions + ", transfer started " + r.runningMs);
+      assertEquals("HostC", host(memGuest));
+      assertEquals("ACTIVE", status(memGuest));
+      assertEquals(List.of("hostc"), where("lm-mem"), "on exactly one host: the source");
+      assertTicking("lm-mem", "HostC");
+    } finally {
+      restartConductor(Map.of());
+    }
+  }
+
   /**
    * Last, on a guest of its own, so the agents' restart with auto-converge permitted does not
    * change the other scenarios.
    */
   @Test
-  @Order(8)
+  @Order(10)
   void f_autoConvergeLetsANonConvergingGuestFinish() throws Exception {
     restartAgents(false, true);
     String guest = boot("lm-ac", "--rate", "20", "--ws", "64");
