@@ -478,12 +478,14 @@ public final class SimulatedHypervisor implements Hypervisor {
 
   /** The jobs still running, so a restarted agent can follow them to their end. */
   @Override
-  public synchronized Map<String, CompletableFuture<MigrationResult>> reattach() {
+  public Map<String, CompletableFuture<MigrationResult>> reattach() {
     Map<String, CompletableFuture<MigrationResult>> out = new HashMap<>();
-    jobs.forEach(
-        (uuid, job) -> {
-          if (!job.future.isDone()) out.put(uuid, job.future);
-        });
+    synchronized (lock) {
+      jobs.forEach(
+          (uuid, job) -> {
+            if (!job.future.isDone()) out.put(uuid, job.future);
+          });
+    }
     return out;
   }
 

@@ -151,7 +151,10 @@ public final class Conductor implements Saga {
    * The conductor, not the source agent, watches the source: a running migration whose source agent
    * has sent no heartbeat for {@code service_down_time} is marked SOURCE_AGENT_LOST (its deadlines
    * keep running). When the agent is back it re-attaches to the job, or reports how it ended, and
-   * the mark is cleared: the saga reconciles from what the agent reports.
+   * the mark is cleared: the saga reconciles from what the agent reports. An agent that came back
+   * without a journal reports nothing: a transfer that hears nothing from it for another {@code
+   * service_down_time} asks it to abort, and its answer says where the instance is ({@link
+   * TransferTask#onDeadline}).
    */
   private void checkSourceLiveness(List<ServiceRow> rows, long now) {
     if (now - startedMs < settings.serviceDownTimeMs()) return; // heartbeats still catching up
@@ -193,6 +196,10 @@ public final class Conductor implements Saga {
               m.message = null;
               m.actions.add(MigrationTask.stamp("source agent back; reconciling from its reports"));
               LOG.warn("{} source compute agent {} is back", ctx(m), m.sourceCompute);
+              if (m.status == MigrationStatus.RUNNING && MigrationTask.MONITOR.equals(m.step)) {
+                // Its progress (re-attached) or the outcome must come by then; see TransferTask.
+                m.stepDeadlineMs = System.currentTimeMillis() + settings.serviceDownTimeMs();
+              }
               return save(m);
             });
       }

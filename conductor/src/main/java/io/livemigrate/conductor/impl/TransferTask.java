@@ -91,6 +91,11 @@ final class TransferTask extends MigrationTask {
     if (body instanceof MigrationProgress p) return onProgress(m, env, p);
     if (body instanceof MigrationCompleted c) return onCompleted(m, c);
     if (body instanceof MigrationFailed f) return onFailed(m, f);
+    if (body instanceof StepResult r
+        && "abort_migration".equals(r.step())
+        && ABORT.equals(m.step)) {
+      return onAbortAnswer(m, r);
+    }
     if (body instanceof StepResult r && !r.ok()) {
       LOG.warn("{} source could not {}: {} ({})", ctx(m), r.step(), r.message(), r.reason());
       if ("force_complete".equals(r.step())) {
@@ -123,6 +128,9 @@ final class TransferTask extends MigrationTask {
     m.updatedMs = now();
     if (START.equals(m.step)) {
       m.step = MONITOR;
+      m.stepDeadlineMs = 0;
+    } else if (MONITOR.equals(m.step) && m.stepDeadlineMs > 0) {
+      // The source agent came back and follows the job again (re-attached): nothing to probe.
       m.stepDeadlineMs = 0;
     }
     if ("postcopy".equals(p.mode()) && m.status == MigrationStatus.RUNNING) {
@@ -226,6 +234,55 @@ final class TransferTask extends MigrationTask {
     return saga.finish(m, MigrationStatus.FAILED, Reason.fromAgent(f.reason()), f.message());
   }
 
+  /**
+   * The source's answer to an abort. Cancelled: the job's own end (MigrationFailed) follows, except
+   * for a job no agent follows any more (the probe of {@link #onDeadline}), whose end nobody
+   * reports. NO_JOB: the instance is on the source and no job runs; NOT_FOUND: the instance has
+   * left the source, so the transfer completed (too late to abort).
+   */
+  private Future<Void> onAbortAnswer(MigrationRow m, StepResult r) {
+    String src = m.sourceCompute;
+    if (r.ok()) {
+      if (!Reason.SOURCE_AGENT_LOST.name().equals(m.abortReason)) return Future.succeededFuture();
+      return endAborted(
+          m, "its migration job there was cancelled and the instance is still on " + src + ".");
+    }
+    if ("NO_JOB".equals(r.reason())) {
+      return endAborted(
+          m, "no migration job runs there any more and the instance is still on " + src + ".");
+    }
+    if ("NOT_FOUND".equals(r.reason())) {
+      LOG.warn(
+          "{} instance not on {} any more: the transfer completed; post-migration at {}",
+          ctx(m),
+          src,
+          m.destCompute);
+      m.actions.add(
+          stamp("instance not on " + src + " any more: transfer completed, abort too late"));
+      m.completionDeadlineMs = 0;
+      return saga.next(POST, m);
+    }
+    LOG.warn("{} source could not abort: {} ({})", ctx(m), r.message(), r.reason());
+    return Future.succeededFuture();
+  }
+
+  /** Ends an aborted migration whose instance the source still has. */
+  private Future<Void> endAborted(MigrationRow m, String where) {
+    saga.notifier().notify("instance.live_migration_abort.end", m, null);
+    Reason r = Reason.valueOf(m.abortReason);
+    MigrationStatus st =
+        r == Reason.USER_ABORT ? MigrationStatus.CANCELLED : MigrationStatus.FAILED;
+    String why =
+        switch (r) {
+          case COMPLETION_TIMEOUT ->
+              "live migration not completed after " + m.completionTimeoutS + " sec; aborted";
+          case SOURCE_AGENT_LOST ->
+              "The source compute " + m.sourceCompute + " came back without the migration";
+          default -> "aborted: " + r;
+        };
+    return saga.finish(m, st, r, why + "; " + where);
+  }
+
   /** The completion deadline passed: the configured timeout action. */
   Future<Void> onCompletionDeadline(MigrationRow m) {
     // The policy may have taken its final action already (it also watches the timeout).
@@ -238,6 +295,12 @@ final class TransferTask extends MigrationTask {
       return Future.succeededFuture();
     }
     String action = saga.settings().timeoutAction();
+    if ("force_complete".equals(action) && Reason.SOURCE_AGENT_LOST.name().equals(m.reason)) {
+      // A lost source cannot force the transfer to finish, and nothing would bound the wait:
+      // abort, which the rollback deadline ends either way.
+      m.actions.add(stamp("source agent lost: abort instead of force_complete"));
+      action = "abort";
+    }
     PolicyRunner.markDecided(m);
     saga.metrics().timeoutAction(action);
     saga.notifier().notify("migration.decision", m, decision(m, action, "completion_timeout"));
@@ -334,6 +397,17 @@ final class TransferTask extends MigrationTask {
               + " did not confirm the abort within "
               + saga.settings().rollbackTimeoutMs() / 1000
               + " s; where the instance runs is unknown.");
+    }
+    if (MONITOR.equals(m.step)) {
+      // Set when the source agent came back (Conductor.checkSourceLiveness): since then it has
+      // reported nothing of this migration, so it lost track of it (no journal). Abort: that
+      // cancels a job it may still run there, and its answer says where the instance is.
+      LOG.warn(
+          "{} source compute {} came back without reporting on the migration; aborting it",
+          ctx(m),
+          m.sourceCompute);
+      m.actions.add(stamp("source agent back without the migration"));
+      return abort(m, Reason.SOURCE_AGENT_LOST, 0);
     }
     // START: the source may still start late; ask it to abort so the VM stays where it is.
     saga.agents()
