@@ -418,9 +418,7 @@ class LibvirtMigrationTest {
     record("(b) block migration HostB->HostC", t0, m);
     assertTrue(
         diskProcessed.stream().anyMatch(d -> d > 0), "disk progress reported: " + diskProcessed);
-    assertEquals("HostC", host(uuid));
-    assertEquals(List.of("hostc"), where("lm-blk"));
-    assertTicking("lm-blk", "HostC");
+    assertRunsOnlyOn(uuid, "lm-blk", "HostC");
   }
 
   @Test
@@ -456,11 +454,7 @@ class LibvirtMigrationTest {
             "memory transfer under way",
             Duration.ofSeconds(60),
             m -> m.getLong("memory_processed_bytes", 0L) > 16 * MIB);
-    Http.Response r =
-        api.send(
-            HttpRequest.newBuilder(URI.create(apiUrl(migrationPath(memGuest, p)))).DELETE(),
-            "2.24");
-    assertEquals(202, r.status(), r.body());
+    abort(memGuest, p);
     JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(60));
     record("(c) abort HostC->HostB", t0, m);
     assertEquals("cancelled", m.getString("status"), m.encode());
@@ -468,6 +462,27 @@ class LibvirtMigrationTest {
     assertEquals("ACTIVE", status(memGuest));
     assertEquals(List.of("hostc"), where("lm-mem"));
     assertTicking("lm-mem", "HostC");
+  }
+
+  private void forceComplete(String uuid, JsonObject running) {
+    Http.Response r =
+        api.post(migrationPath(uuid, running) + "/action", "{\"force_complete\": null}", "2.22");
+    assertEquals(202, r.status(), r.body());
+  }
+
+  private void abort(String uuid, JsonObject running) {
+    Http.Response r =
+        api.send(
+            HttpRequest.newBuilder(URI.create(apiUrl(migrationPath(uuid, running)))).DELETE(),
+            "2.24");
+    assertEquals(202, r.status(), r.body());
+  }
+
+  /** The cloud shows the server on the host, libvirt runs it there only, and it keeps ticking. */
+  private void assertRunsOnlyOn(String uuid, String name, String host) {
+    assertEquals(host, host(uuid));
+    assertEquals(List.of(NODE.get(host)), where(name), name + " runs on " + host + " only");
+    assertTicking(name, host);
   }
 
   private String apiUrl(String path) {
@@ -503,11 +518,7 @@ class LibvirtMigrationTest {
     assertTrue(rate >= CAP_MIBPS * MIB * 0.5, "it did transfer: " + rate / MIB + " MiB/s");
     assertTrue(reported <= CAP_MIBPS * MIB * 1.1, "libvirt's rate " + reported / MIB);
     // Done measuring: cancel, the guest stays on HostC.
-    Http.Response r =
-        api.send(
-            HttpRequest.newBuilder(URI.create(apiUrl(migrationPath(memGuest, second)))).DELETE(),
-            "2.24");
-    assertEquals(202, r.status(), r.body());
+    abort(memGuest, second);
     assertEquals("cancelled", awaitFinished(memGuest, Duration.ofSeconds(60)).getString("status"));
     record("(g) capped migration, then cancelled", t0, latest(memGuest));
   }
@@ -522,16 +533,12 @@ class LibvirtMigrationTest {
             "a second pass over memory (not converging)",
             Duration.ofSeconds(90),
             m -> m.getInteger("iteration", 0) >= 2);
-    Http.Response r =
-        api.post(migrationPath(memGuest, p) + "/action", "{\"force_complete\": null}", "2.22");
-    assertEquals(202, r.status(), r.body());
+    forceComplete(memGuest, p);
     JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(90));
     record("(d) force-complete by pause HostC->HostB", t0, m);
     assertEquals("completed", m.getString("status"), m.encode());
     assertTrue(m.getLong("downtime_ms", 0L) > 0, "downtime measured: " + m.encode());
-    assertEquals("HostB", host(memGuest));
-    assertEquals(List.of("hostb"), where("lm-mem"));
-    assertTicking("lm-mem", "HostB");
+    assertRunsOnlyOn(memGuest, "lm-mem", "HostB");
   }
 
   @Test
@@ -545,16 +552,12 @@ class LibvirtMigrationTest {
             "pre-copy under way",
             Duration.ofSeconds(90),
             m -> m.getInteger("iteration", 0) >= 1 && m.getLong("memory_processed_bytes", 0L) > 0);
-    Http.Response r =
-        api.post(migrationPath(memGuest, p) + "/action", "{\"force_complete\": null}", "2.22");
-    assertEquals(202, r.status(), r.body());
+    forceComplete(memGuest, p);
     JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(120));
     record("(e) post-copy HostB->HostC", t0, m);
     assertEquals("completed", m.getString("status"), m.encode());
     assertEquals("postcopy", m.getString("mode"), m.encode());
-    assertEquals("HostC", host(memGuest));
-    assertEquals(List.of("hostc"), where("lm-mem"));
-    assertTicking("lm-mem", "HostC");
+    assertRunsOnlyOn(memGuest, "lm-mem", "HostC");
   }
 
   @Test
@@ -580,15 +583,11 @@ class LibvirtMigrationTest {
         Duration.ofSeconds(30),
         m -> m.getLong("memory_processed_bytes", 0L) > seen + 4 * MIB);
     JsonObject p = running(memGuest);
-    Http.Response r =
-        api.post(migrationPath(memGuest, p) + "/action", "{\"force_complete\": null}", "2.22");
-    assertEquals(202, r.status(), r.body());
+    forceComplete(memGuest, p);
     JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(120));
     record("(h) agent restarted mid-migration, re-attached, force-completed HostC->HostB", t0, m);
     assertEquals("completed", m.getString("status"), m.encode());
-    assertEquals("HostB", host(memGuest));
-    assertEquals(List.of("hostb"), where("lm-mem"));
-    assertTicking("lm-mem", "HostB");
+    assertRunsOnlyOn(memGuest, "lm-mem", "HostB");
   }
 
   /** Restarts the conductor with some options changed, as an operator edits nova.conf. */
@@ -649,9 +648,7 @@ class LibvirtMigrationTest {
             r.downtimeMs,
             r.actions));
     assertTrue(decided < 60_000, "decided within the first iterations: " + r.actions);
-    assertEquals("HostC", host(memGuest));
-    assertEquals(List.of("hostc"), where("lm-mem"), "on exactly one host");
-    assertTicking("lm-mem", "HostC");
+    assertRunsOnlyOn(memGuest, "lm-mem", "HostC");
   }
 
   /**
@@ -706,8 +703,6 @@ class LibvirtMigrationTest {
     JsonObject m = awaitFinished(guest, Duration.ofSeconds(240));
     record("(f) auto-converge HostB->HostC", t0, m);
     assertEquals("completed", m.getString("status"), m.encode());
-    assertEquals("HostC", host(guest));
-    assertEquals(List.of("hostc"), where("lm-ac"), "the domain runs on HostC only");
-    assertTicking("lm-ac", "HostC");
+    assertRunsOnlyOn(guest, "lm-ac", "HostC");
   }
 }

@@ -84,16 +84,7 @@ class SourceAgentLossTest {
       throws Exception {
     try (ApiCloud c = cloud(guest(8192, 10 * SimDomain.MIB, 0), true, Map.of())) {
       Http api = c.as(ApiCloud.ADMIN);
-      migrate(api);
-      c.cloud.stopAgent("HostA").await(20, TimeUnit.SECONDS);
-      // The job fails half-way while nobody watches it; the guest stays on the source.
-      c.cloud.hypervisor("HostA").script(FailurePoint.MIGRATE_MIDWAY, VM, "link down");
-      awaitMarked(api);
-      awaitJobEndedOnTheSource(c);
-      c.cloud.hypervisor("HostA").clearScripts();
-      c.cloud.startAgent("HostA").await(30, TimeUnit.SECONDS);
-      JsonObject m = awaitEnd(api, Duration.ofSeconds(20));
-      assertEquals("failed", m.getString("status"), m.encode());
+      JsonObject m = failTheJobWhileTheAgentIsDown(c, api);
       assertEquals("HYPERVISOR_ERROR", m.getString("reason"));
       assertTrue(
           m.getString("message").contains("ended while the agent was down")
@@ -104,6 +95,23 @@ class SourceAgentLossTest {
   }
 
   /**
+   * Stops the source agent mid-migration, lets the job fail half-way while nobody watches it (the
+   * guest stays on the source), brings the agent back and returns the migration's end, failed.
+   */
+  private static JsonObject failTheJobWhileTheAgentIsDown(ApiCloud c, Http api) throws Exception {
+    migrate(api);
+    c.cloud.stopAgent("HostA").await(20, TimeUnit.SECONDS);
+    c.cloud.hypervisor("HostA").script(FailurePoint.MIGRATE_MIDWAY, VM, "link down");
+    awaitMarked(api);
+    awaitJobEndedOnTheSource(c);
+    c.cloud.hypervisor("HostA").clearScripts();
+    c.cloud.startAgent("HostA").await(30, TimeUnit.SECONDS);
+    JsonObject m = awaitEnd(api, Duration.ofSeconds(20));
+    assertEquals("failed", m.getString("status"), m.encode());
+    return m;
+  }
+
+  /**
    * No [compute] state_dir: the agent that comes back has no journal, so it cannot tell the
    * conductor about the migration. The job failed meanwhile and the instance is on the source.
    */
@@ -111,15 +119,7 @@ class SourceAgentLossTest {
   void agentBackWithoutJournalAfterTheJobFailedLocatesTheInstanceOnTheSource() throws Exception {
     try (ApiCloud c = cloud(guest(8192, 10 * SimDomain.MIB, 0), false, Map.of())) {
       Http api = c.as(ApiCloud.ADMIN);
-      migrate(api);
-      c.cloud.stopAgent("HostA").await(20, TimeUnit.SECONDS);
-      c.cloud.hypervisor("HostA").script(FailurePoint.MIGRATE_MIDWAY, VM, "link down");
-      awaitMarked(api);
-      awaitJobEndedOnTheSource(c);
-      c.cloud.hypervisor("HostA").clearScripts();
-      c.cloud.startAgent("HostA").await(30, TimeUnit.SECONDS);
-      JsonObject m = awaitEnd(api, Duration.ofSeconds(20));
-      assertEquals("failed", m.getString("status"), m.encode());
+      JsonObject m = failTheJobWhileTheAgentIsDown(c, api);
       assertEquals("SOURCE_AGENT_LOST", m.getString("reason"));
       assertTrue(m.getString("message").contains("still on HostA"), m.getString("message"));
       assertOnTheSourceOnly(c, api);
