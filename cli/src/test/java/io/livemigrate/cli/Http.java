@@ -17,8 +17,14 @@ final class Http {
     }
   }
 
-  private final HttpClient client =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  // HTTP/1.1 as curl, the stock clients and Prometheus speak it: the JDK client's default h2c
+  // upgrade once left a scrape waiting forever for a response (no timeout then).
+  private static final HttpClient CLIENT =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
+  private final HttpClient client = CLIENT;
   private final String base;
   private final String token;
 
@@ -62,9 +68,9 @@ final class Http {
 
   static String raw(String url) {
     try {
-      return HttpClient.newHttpClient()
+      return CLIENT
           .send(
-              HttpRequest.newBuilder(URI.create(url)).GET().build(),
+              HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).GET().build(),
               HttpResponse.BodyHandlers.ofString())
           .body();
     } catch (Exception e) {
