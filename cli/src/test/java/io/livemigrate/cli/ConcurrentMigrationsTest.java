@@ -137,7 +137,11 @@ class ConcurrentMigrationsTest {
     Map<String, Long> used = new HashMap<>();
     Map<String, Integer> inbound = new HashMap<>();
     Map<String, Integer> outbound = new HashMap<>();
-    for (InstanceRow i : snap.instances()) used.merge(i.host(), i.memoryMb(), Long::sum);
+    Map<String, String> hostOf = new HashMap<>();
+    for (InstanceRow i : snap.instances()) {
+      used.merge(i.host(), i.memoryMb(), Long::sum);
+      hostOf.put(i.uuid(), i.host());
+    }
     for (MigrationRow m : snap.migrations()) {
       boolean inFlight =
           !m.status.isFinal()
@@ -145,8 +149,12 @@ class ConcurrentMigrationsTest {
               && m.status != MigrationStatus.QUEUED
               && m.destCompute != null;
       if (!inFlight) continue;
-      // Until it completes the instance is on its source; its destination holds the claim.
-      used.merge(m.destCompute, GUEST_MB, Long::sum);
+      // Until it completes the instance is on its source; its destination holds the claim. Once
+      // the destination reports the instance (its row moves there) while the migration is still
+      // finishing, the row counts it and the claim must not count it again.
+      if (!m.destCompute.equals(hostOf.get(m.instanceUuid))) {
+        used.merge(m.destCompute, GUEST_MB, Long::sum);
+      }
       inbound.merge(m.destCompute, 1, Integer::sum);
       outbound.merge(m.sourceCompute, 1, Integer::sum);
     }
