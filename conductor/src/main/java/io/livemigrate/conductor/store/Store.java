@@ -29,6 +29,9 @@ public final class Store implements AutoCloseable {
 
   private final Connection conn;
 
+  /** Whether every write is followed by {@link #flush()}: H2, see there. */
+  private boolean flushWrites;
+
   private Store(Connection conn) {
     this.conn = conn;
   }
@@ -39,7 +42,35 @@ public final class Store implements AutoCloseable {
     c.setAutoCommit(true);
     Store s = new Store(c);
     s.migrate();
+    s.flushWrites = "H2".equals(c.getMetaData().getDatabaseProductName());
+    try {
+      s.flush();
+    } catch (SQLException e) {
+      // CHECKPOINT needs admin rights on H2; the store works without it, less durably.
+      s.flushWrites = false;
+      LOG.warn(
+          "store: cannot CHECKPOINT ({}); writes of the last half second may be lost if this"
+              + " process is killed",
+          e.getMessage());
+    }
     return s;
+  }
+
+  /**
+   * Makes the writes committed so far survive the death of this process (kill -9, OOM killer). H2
+   * keeps a commit in memory and its background writer puts it in the file up to WRITE_DELAY (500
+   * ms) later; a conductor killed within that time came back without its last writes (seen: a
+   * migration answered 202 and already copying on the source had no row after the restart, or was
+   * still "accepted" there, without the completion deadline to re-arm). CHECKPOINT writes the
+   * commits to the file now; they are then with the OS (not fsynced: a crash of the machine may
+   * still lose the last ones). PostgreSQL's commit is durable by itself. Only outside a
+   * transaction: a transaction's method flushes after its commit.
+   */
+  private void flush() throws SQLException {
+    if (!flushWrites || !conn.getAutoCommit()) return;
+    try (Statement st = conn.createStatement()) {
+      st.execute("CHECKPOINT");
+    }
   }
 
   private static String emptyToNull(String s) {
@@ -140,6 +171,7 @@ public final class Store implements AutoCloseable {
         }
       }
     }
+    flush();
     return service(host, binary).orElseThrow();
   }
 
@@ -178,6 +210,7 @@ public final class Store implements AutoCloseable {
       ps.setString(5, binary);
       ps.executeUpdate();
     }
+    flush();
   }
 
   private static ServiceRow service(ResultSet rs) throws SQLException {
@@ -204,7 +237,10 @@ public final class Store implements AutoCloseable {
                 + " = ? WHERE host = ?")) {
       hostParams(ps, h);
       ps.setString(9, h.host());
-      if (ps.executeUpdate() > 0) return;
+      if (ps.executeUpdate() > 0) {
+        flush();
+        return;
+      }
     }
     try (PreparedStatement ps =
         conn.prepareStatement(
@@ -215,6 +251,7 @@ public final class Store implements AutoCloseable {
       ps.setString(9, h.host());
       ps.executeUpdate();
     }
+    flush();
   }
 
   private static void hostParams(PreparedStatement ps, HostRow h) throws SQLException {
@@ -268,7 +305,10 @@ public final class Store implements AutoCloseable {
       ps.setString(10, i.flavor());
       ps.setLong(11, i.updatedMs());
       ps.setString(12, i.uuid());
-      if (ps.executeUpdate() > 0) return;
+      if (ps.executeUpdate() > 0) {
+        flush();
+        return;
+      }
     }
     try (PreparedStatement ps =
         conn.prepareStatement(
@@ -290,6 +330,7 @@ public final class Store implements AutoCloseable {
       ps.setLong(13, i.updatedMs());
       ps.executeUpdate();
     }
+    flush();
   }
 
   public Optional<InstanceRow> instance(String uuid) throws SQLException {
@@ -366,12 +407,14 @@ public final class Store implements AutoCloseable {
     } finally {
       conn.setAutoCommit(true);
     }
+    flush();
   }
 
   /** Writes a migration and, if given, its instance, in one transaction. */
   public void save(MigrationRow m, InstanceRow instance) throws SQLException {
     if (instance == null) {
       saveMigration(m);
+      flush();
       return;
     }
     conn.setAutoCommit(false);
@@ -385,6 +428,7 @@ public final class Store implements AutoCloseable {
     } finally {
       conn.setAutoCommit(true);
     }
+    flush();
   }
 
   private void saveMigration(MigrationRow m) throws SQLException {

@@ -12,6 +12,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.livemigrate.conductor.MigrationStatus;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -25,6 +27,7 @@ import java.util.UUID;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -555,6 +558,38 @@ class StoreTest {
         store.instances("compute-2").stream().map(InstanceRow::name).toList(),
         "one host, by name");
     assertEquals(List.of(), store.instances("compute-9"));
+  }
+
+  // ------------------------------------------------------------------ durability
+
+  /**
+   * A write that returned is in the H2 file at once, not up to half a second later: a copy of the
+   * file taken while the store is still open (what a process killed at that moment leaves on disk)
+   * holds it. Without the CHECKPOINT after each write, H2's background writer had not yet written
+   * it, and a conductor killed right after accepting a migration came back without it.
+   */
+  @Test
+  void h2WritesAreInTheFileWhenTheyReturn(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("store.mv.db");
+    try (Store s = Store.open("jdbc:h2:file:" + dir.resolve("store"), "", "")) {
+      InstanceRow i = instanceRow("i-1", "web-01", "compute-1");
+      s.upsertInstance(i);
+      MigrationRow m = migration(i.uuid());
+      s.createMigration(m, i.withHostStatus("compute-1", "MIGRATING", "migrating", T0 + 1));
+      m.completionDeadlineMs = T0 + 60_000;
+      s.save(m, null);
+      s.upsertHost(hostRow("compute-1", T0));
+      Path killed = dir.resolve("killed");
+      Files.createDirectories(killed);
+      Files.copy(file, killed.resolve("store.mv.db"));
+      try (Store after = Store.open("jdbc:h2:file:" + killed.resolve("store"), "", "")) {
+        MigrationRow found =
+            after.migrationByUuid(m.uuid).orElseThrow(() -> new AssertionError("migration lost"));
+        assertEquals(T0 + 60_000, found.completionDeadlineMs);
+        assertEquals("MIGRATING", after.instance(i.uuid()).orElseThrow().status());
+        assertTrue(after.host("compute-1").isPresent(), "host lost");
+      }
+    }
   }
 
   // ------------------------------------------------------------------ MigrationRow
