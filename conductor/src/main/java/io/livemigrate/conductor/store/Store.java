@@ -29,8 +29,12 @@ public final class Store implements AutoCloseable {
 
   private final Connection conn;
 
-  /** Whether every write is followed by {@link #flush()}: H2, see there. */
+  /** Whether writes that matter after a crash are followed by {@link #flush()}: H2, see there. */
   private boolean flushWrites;
+
+  /** Per unfinished migration, the state last flushed ({@link #durableState}). */
+  private final java.util.Map<Long, String> flushed =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   private Store(Connection conn) {
     this.conn = conn;
@@ -171,7 +175,7 @@ public final class Store implements AutoCloseable {
         }
       }
     }
-    flush();
+    // Not flushed: the next heartbeat replaces it in a second, and any later flush carries it.
     return service(host, binary).orElseThrow();
   }
 
@@ -237,10 +241,8 @@ public final class Store implements AutoCloseable {
                 + " = ? WHERE host = ?")) {
       hostParams(ps, h);
       ps.setString(9, h.host());
-      if (ps.executeUpdate() > 0) {
-        flush();
-        return;
-      }
+      // Host and instance rows from reports are not flushed: each report re-sends them.
+      if (ps.executeUpdate() > 0) return;
     }
     try (PreparedStatement ps =
         conn.prepareStatement(
@@ -251,7 +253,6 @@ public final class Store implements AutoCloseable {
       ps.setString(9, h.host());
       ps.executeUpdate();
     }
-    flush();
   }
 
   private static void hostParams(PreparedStatement ps, HostRow h) throws SQLException {
@@ -305,10 +306,7 @@ public final class Store implements AutoCloseable {
       ps.setString(10, i.flavor());
       ps.setLong(11, i.updatedMs());
       ps.setString(12, i.uuid());
-      if (ps.executeUpdate() > 0) {
-        flush();
-        return;
-      }
+      if (ps.executeUpdate() > 0) return;
     }
     try (PreparedStatement ps =
         conn.prepareStatement(
@@ -330,7 +328,6 @@ public final class Store implements AutoCloseable {
       ps.setLong(13, i.updatedMs());
       ps.executeUpdate();
     }
-    flush();
   }
 
   public Optional<InstanceRow> instance(String uuid) throws SQLException {
@@ -414,7 +411,13 @@ public final class Store implements AutoCloseable {
   public void save(MigrationRow m, InstanceRow instance) throws SQLException {
     if (instance == null) {
       saveMigration(m);
-      flush();
+      // A progress sample alone is not flushed (the next one replaces it within a second); a
+      // change of state, step, deadline or actions is what a restarted conductor must find.
+      String durable = durableState(m);
+      if (!durable.equals(flushed.get(m.id))) {
+        flush();
+        flushed.put(m.id, durable);
+      }
       return;
     }
     conn.setAutoCommit(false);
@@ -429,6 +432,22 @@ public final class Store implements AutoCloseable {
       conn.setAutoCommit(true);
     }
     flush();
+    if (m.status.isFinal()) flushed.remove(m.id);
+    else flushed.put(m.id, durableState(m));
+  }
+
+  private static String durableState(MigrationRow m) {
+    return m.status.wire()
+        + '|'
+        + m.step
+        + '|'
+        + m.stepDeadlineMs
+        + '|'
+        + m.completionDeadlineMs
+        + '|'
+        + m.actions.size()
+        + '|'
+        + m.reason;
   }
 
   private void saveMigration(MigrationRow m) throws SQLException {

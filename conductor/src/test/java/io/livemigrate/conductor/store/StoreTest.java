@@ -576,9 +576,10 @@ class StoreTest {
       s.upsertInstance(i);
       MigrationRow m = migration(i.uuid());
       s.createMigration(m, i.withHostStatus("compute-1", "MIGRATING", "migrating", T0 + 1));
+      // A host report is not flushed by itself; the next flushed write (a new deadline) takes it.
+      s.upsertHost(hostRow("compute-1", T0));
       m.completionDeadlineMs = T0 + 60_000;
       s.save(m, null);
-      s.upsertHost(hostRow("compute-1", T0));
       Path killed = dir.resolve("killed");
       Files.createDirectories(killed);
       Files.copy(file, killed.resolve("store.mv.db"));
