@@ -14,8 +14,8 @@ cat > "$WORK/bench.conf" <<CONF
 report_interval = 1
 [simulated]
 # a fast link: the guest's copy takes milliseconds, so the figure is our own overhead
-link_bandwidth_mibps = 200000
-tick_ms = 5
+link_bandwidth_mibps = 1000000
+tick_ms = 1
 [compute]
 progress_interval_ms = 1000
 [ops]
