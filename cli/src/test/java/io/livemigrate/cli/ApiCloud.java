@@ -126,6 +126,18 @@ final class ApiCloud implements AutoCloseable {
         broker, vertx, cloud, ns, endpoint, hosts.stream().map(AllInOne.HostSpec::name).toList());
   }
 
+  /** The stored record of a migration, as the API's view {@code m} names it by id. */
+  io.livemigrate.conductor.store.MigrationRow row(io.vertx.core.json.JsonObject m)
+      throws Exception {
+    long id = m.getLong("id");
+    return cloud
+        .conductor()
+        .conductor()
+        .db(s -> s.migration(id))
+        .await(10, java.util.concurrent.TimeUnit.SECONDS)
+        .orElseThrow();
+  }
+
   static HostResources capacity() {
     return new HostResources(16, 65536, 1000);
   }

@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -55,15 +54,6 @@ class ConvergencePolicyE2ETest {
     return last[0];
   }
 
-  private static MigrationRow row(ApiCloud c, JsonObject m) throws Exception {
-    return c.cloud
-        .conductor()
-        .conductor()
-        .db(s -> s.migration(m.getLong("id")))
-        .await(10, TimeUnit.SECONDS)
-        .orElseThrow();
-  }
-
   @Test
   void timeoutActionForceCompleteSwitchesToPostCopy() throws Exception {
     Map<String, String> conf =
@@ -75,7 +65,7 @@ class ConvergencePolicyE2ETest {
       JsonObject m = migrateAndWait(c, Duration.ofSeconds(40));
       assertEquals("completed", m.getString("status"), m.encode());
       assertEquals("postcopy", m.getString("mode"));
-      MigrationRow r = row(c, m);
+      MigrationRow r = c.row(m);
       assertTrue(
           r.actions.stream().anyMatch(a -> a.contains("force_complete by postcopy")),
           r.actions.toString());
@@ -97,7 +87,7 @@ class ConvergencePolicyE2ETest {
     try (ApiCloud c = ApiCloud.start(hosts(), conf)) {
       JsonObject m = migrateAndWait(c, Duration.ofSeconds(60));
       assertEquals("completed", m.getString("status"), m.encode());
-      MigrationRow r = row(c, m);
+      MigrationRow r = c.row(m);
       assertEquals(1600, r.completionTimeoutS);
       String decision =
           r.actions.stream()

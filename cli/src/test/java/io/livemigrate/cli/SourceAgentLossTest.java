@@ -45,7 +45,7 @@ class SourceAgentLossTest {
       assertEquals("COMPLETED", m.getString("reason"));
       assertServer(api, "HostB", "ACTIVE");
       assertEquals(List.of("HostB"), hostsWith(c), "the instance runs on exactly one host");
-      MigrationRow row = row(c, m);
+      MigrationRow row = c.row(m);
       assertTrue(
           row.actions.stream().anyMatch(a -> a.contains("source agent back")),
           row.actions.toString());
@@ -59,12 +59,7 @@ class SourceAgentLossTest {
   void migrationCompletedWhileTheSourceAgentWasDownEndsCompleted() throws Exception {
     try (ApiCloud c = cloud(guest(4096, 10 * SimDomain.MIB, 0), true, Map.of())) {
       Http api = c.as(ApiCloud.ADMIN);
-      migrate(api);
-      loseSourceAgent(c, api);
-      Http.until(
-          "the transfer to finish on the simulated source while its agent is down",
-          Duration.ofSeconds(20),
-          () -> c.cloud.hypervisor("HostA").domain(VM).isEmpty());
+      finishTheTransferWhileTheAgentIsDown(c, api);
       assertEquals("running", latest(api).getString("status"), "nobody told the conductor yet");
       assertEquals("SOURCE_AGENT_LOST", latest(api).getString("reason"));
       c.cloud.startAgent("HostA").await(30, TimeUnit.SECONDS);
@@ -74,7 +69,7 @@ class SourceAgentLossTest {
       assertServer(api, "HostB", "ACTIVE");
       assertEquals(List.of("HostB"), hostsWith(c), "the instance runs on exactly one host");
       assertTrue(
-          logOf(row(c, m)).contains("the migration completed while the agent was down"),
+          logOf(c.row(m)).contains("the migration completed while the agent was down"),
           "the agent reported the outcome from its journal");
     }
   }
@@ -92,6 +87,16 @@ class SourceAgentLossTest {
           m.getString("message"));
       assertOnTheSourceOnly(c, api);
     }
+  }
+
+  /** Starts the migration, loses the source agent, and waits for the copy to finish meanwhile. */
+  private static void finishTheTransferWhileTheAgentIsDown(ApiCloud c, Http api) throws Exception {
+    migrate(api);
+    loseSourceAgent(c, api);
+    Http.until(
+        "the transfer to finish on the simulated source while its agent is down",
+        Duration.ofSeconds(20),
+        () -> c.cloud.hypervisor("HostA").domain(VM).isEmpty());
   }
 
   /**
@@ -157,19 +162,14 @@ class SourceAgentLossTest {
   void agentBackWithoutJournalAfterTheTransferFinishedCompletesAtTheDestination() throws Exception {
     try (ApiCloud c = cloud(guest(4096, 10 * SimDomain.MIB, 0), false, Map.of())) {
       Http api = c.as(ApiCloud.ADMIN);
-      migrate(api);
-      loseSourceAgent(c, api);
-      Http.until(
-          "the transfer to finish on the simulated source while its agent is down",
-          Duration.ofSeconds(20),
-          () -> c.cloud.hypervisor("HostA").domain(VM).isEmpty());
+      finishTheTransferWhileTheAgentIsDown(c, api);
       c.cloud.startAgent("HostA").await(30, TimeUnit.SECONDS);
       JsonObject m = awaitEnd(api, Duration.ofSeconds(20));
       assertEquals("completed", m.getString("status"), m.encode());
       assertEquals("COMPLETED", m.getString("reason"));
       assertServer(api, "HostB", "ACTIVE");
       assertEquals(List.of("HostB"), hostsWith(c), "the instance runs on exactly one host");
-      MigrationRow row = row(c, m);
+      MigrationRow row = c.row(m);
       assertTrue(
           row.actions.stream().anyMatch(a -> a.contains("not on HostA")), row.actions.toString());
     }
@@ -199,7 +199,7 @@ class SourceAgentLossTest {
       assertEquals("SOURCE_AGENT_LOST", m.getString("reason"));
       assertTrue(m.getString("message").contains("did not confirm the abort"), m.encode());
       assertTrue(took < 6_000 + 2_000 + 5_000, "ended by the deadlines, took " + took + " ms");
-      MigrationRow row = row(c, m);
+      MigrationRow row = c.row(m);
       assertTrue(
           row.actions.stream().anyMatch(a -> a.contains("abort (COMPLETION_TIMEOUT)")),
           row.actions.toString());
@@ -303,15 +303,6 @@ class SourceAgentLossTest {
   /** The simulated hosts the guest exists on. */
   private static List<String> hostsWith(ApiCloud c) {
     return HOSTS.stream().filter(h -> c.cloud.hypervisor(h).domain(VM).isPresent()).toList();
-  }
-
-  private static MigrationRow row(ApiCloud c, JsonObject m) throws Exception {
-    return c.cloud
-        .conductor()
-        .conductor()
-        .db(s -> s.migration(m.getLong("id")))
-        .await(10, TimeUnit.SECONDS)
-        .orElseThrow();
   }
 
   /** What the services logged about this migration (the log file is shared by the tests). */
