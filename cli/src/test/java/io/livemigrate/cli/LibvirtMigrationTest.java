@@ -541,29 +541,15 @@ class LibvirtMigrationTest {
     assertRunsOnlyOn(memGuest, "lm-mem", "HostB");
   }
 
+  /**
+   * Before (e), while neither host permits post-copy: the force-complete pauses the guest, so the
+   * re-attached job's measured downtime can be read from the destination (the agent's journal names
+   * it).
+   */
   @Test
   @Order(6)
-  void e_postCopySwitchOnAHostThatPermitsIt() throws Exception {
-    restartAgents(true, false);
-    long t0 = startMigration(memGuest, "HostC", false);
-    JsonObject p =
-        awaitProgress(
-            memGuest,
-            "pre-copy under way",
-            Duration.ofSeconds(90),
-            m -> m.getInteger("iteration", 0) >= 1 && m.getLong("memory_processed_bytes", 0L) > 0);
-    forceComplete(memGuest, p);
-    JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(120));
-    record("(e) post-copy HostB->HostC", t0, m);
-    assertEquals("completed", m.getString("status"), m.encode());
-    assertEquals("postcopy", m.getString("mode"), m.encode());
-    assertRunsOnlyOn(memGuest, "lm-mem", "HostC");
-  }
-
-  @Test
-  @Order(7)
   void h_restartedAgentReattachesToItsRunningMigration() throws Exception {
-    long t0 = startMigration(memGuest, "HostB", false);
+    long t0 = startMigration(memGuest, "HostC", false);
     JsonObject before =
         awaitProgress(
             memGuest,
@@ -571,11 +557,11 @@ class LibvirtMigrationTest {
             Duration.ofSeconds(60),
             m -> m.getLong("memory_processed_bytes", 0L) > 4 * MIB);
     // The source agent goes away with its hypervisor state; libvirt keeps migrating (p2p).
-    vertx.undeploy(agentDeployments.remove("HostC")).await(30, TimeUnit.SECONDS);
-    hypervisors.remove("HostC").close();
+    vertx.undeploy(agentDeployments.remove("HostB")).await(30, TimeUnit.SECONDS);
+    hypervisors.remove("HostB").close();
     hypervisors.put(
-        "HostC", LibvirtHypervisor.fromConfig(agentConfig("HostC", permitPostCopy, false)));
-    startAgent("HostC", permitPostCopy, permitAutoConverge);
+        "HostB", LibvirtHypervisor.fromConfig(agentConfig("HostB", permitPostCopy, false)));
+    startAgent("HostB", permitPostCopy, permitAutoConverge);
     long seen = before.getLong("memory_processed_bytes");
     awaitProgress(
         memGuest,
@@ -585,8 +571,29 @@ class LibvirtMigrationTest {
     JsonObject p = running(memGuest);
     forceComplete(memGuest, p);
     JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(120));
-    record("(h) agent restarted mid-migration, re-attached, force-completed HostC->HostB", t0, m);
+    record("(h) agent restarted mid-migration, re-attached, force-completed HostB->HostC", t0, m);
     assertEquals("completed", m.getString("status"), m.encode());
+    assertEquals("paused", m.getString("mode"), m.encode());
+    assertTrue(m.getLong("downtime_ms", 0L) > 0, "downtime read from the destination: " + m);
+    assertRunsOnlyOn(memGuest, "lm-mem", "HostC");
+  }
+
+  @Test
+  @Order(7)
+  void e_postCopySwitchOnAHostThatPermitsIt() throws Exception {
+    restartAgents(true, false);
+    long t0 = startMigration(memGuest, "HostB", false);
+    JsonObject p =
+        awaitProgress(
+            memGuest,
+            "pre-copy under way",
+            Duration.ofSeconds(90),
+            m -> m.getInteger("iteration", 0) >= 1 && m.getLong("memory_processed_bytes", 0L) > 0);
+    forceComplete(memGuest, p);
+    JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(120));
+    record("(e) post-copy HostC->HostB", t0, m);
+    assertEquals("completed", m.getString("status"), m.encode());
+    assertEquals("postcopy", m.getString("mode"), m.encode());
     assertRunsOnlyOn(memGuest, "lm-mem", "HostB");
   }
 

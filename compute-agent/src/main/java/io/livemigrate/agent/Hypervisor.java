@@ -90,6 +90,17 @@ public interface Hypervisor extends AutoCloseable {
     return Map.of();
   }
 
+  /**
+   * {@link #reattach()}, told where each instance's migration goes (from the agent's journal), so
+   * that an outcome can be read from the destination as {@link #migrate}'s would be.
+   *
+   * @param destinations destination host by instance uuid; instances not in it are still found
+   */
+  default Map<String, CompletableFuture<MigrationResult>> reattach(
+      Map<String, String> destinations) {
+    return reattach();
+  }
+
   @Override
   default void close() {}
 

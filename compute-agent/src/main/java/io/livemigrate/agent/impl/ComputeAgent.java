@@ -383,9 +383,14 @@ public final class ComputeAgent {
                 }
               }
               if (entries.isEmpty()) return new Reattached(entries, Map.of(), List.of());
+              Map<String, String> destinations = new java.util.HashMap<>();
+              for (Envelope e : entries) {
+                StartMigration s = e.body(StartMigration.class);
+                destinations.put(s.instanceUuid(), s.destHost());
+              }
               return new Reattached(
                   entries,
-                  hv.reattach(),
+                  hv.reattach(destinations),
                   hv.listDomains().stream()
                       .filter(d -> "running".equals(d.state()) || "paused".equals(d.state()))
                       .map(Domain::uuid)

@@ -649,16 +649,22 @@ public final class LibvirtHypervisor implements Hypervisor {
     }
   }
 
+  @Override
+  public Map<String, CompletableFuture<MigrationResult>> reattach() {
+    return reattach(Map.of());
+  }
+
   /**
    * Finds outbound migrations libvirt runs for domains of this host that no job of this process
    * tracks: a peer-to-peer migration is driven by the source libvirtd, so it goes on when the
    * process that started it dies. Each is watched by polling its job until it ends; the outcome is
-   * then read from where the domain is: gone from here means it runs on the destination. The
-   * measured downtime of such a job is unknown (-1): its completed statistics are on a destination
-   * this process was never told.
+   * then read from where the domain is: gone from here means it runs on the destination, whose
+   * completed statistics give the measured downtime when the destination is known (from the agent's
+   * journal); otherwise the downtime is unknown (-1).
    */
   @Override
-  public Map<String, CompletableFuture<MigrationResult>> reattach() {
+  public Map<String, CompletableFuture<MigrationResult>> reattach(
+      Map<String, String> destinations) {
     Map<String, CompletableFuture<MigrationResult>> found = new LinkedHashMap<>();
     try {
       for (org.libvirt.Domain d : conn.listAllDomains(1 /* ACTIVE */)) {
@@ -667,8 +673,10 @@ public final class LibvirtHypervisor implements Hypervisor {
         if (v.getOrDefault("operation", 0L) != OPERATION_MIGRATION_OUT) continue;
         Job job = new Job(uuid);
         if (jobs.putIfAbsent(uuid, job) != null) continue;
-        LOG.info("[host {}] re-attached to the running migration of {}", host, uuid);
-        Thread t = new Thread(() -> watch(job), "libvirt-watch-" + uuid);
+        String destHost = destinations.get(uuid);
+        String dest = destHost == null ? null : destinationUri.apply(destHost);
+        LOG.info("[host {}] re-attached to the running migration of {} to {}", host, uuid, dest);
+        Thread t = new Thread(() -> watch(job, dest), "libvirt-watch-" + uuid);
         t.setDaemon(true);
         t.start();
         found.put(uuid, job.future);
@@ -679,7 +687,7 @@ public final class LibvirtHypervisor implements Hypervisor {
     return found;
   }
 
-  private void watch(Job job) {
+  private void watch(Job job, String dest) {
     try {
       while (jobStats(job.uuid).isPresent()) {
         Thread.sleep(500);
@@ -695,6 +703,8 @@ public final class LibvirtHypervisor implements Hypervisor {
             new HypervisorException(
                 job.aborted ? "CANCELLED" : "HYPERVISOR_ERROR",
                 "the migration job ended and the domain still runs on " + host));
+      } else if (dest != null) {
+        job.future.complete(result(job, dest));
       } else {
         JobStats last = job.last;
         long elapsed = (System.nanoTime() - job.startNanos) / 1_000_000;
