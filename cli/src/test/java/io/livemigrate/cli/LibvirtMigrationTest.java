@@ -605,13 +605,7 @@ class LibvirtMigrationTest {
   }
 
   private MigrationRow row(JsonObject m) throws Exception {
-    long id = m.getLong("id");
-    return cloud
-        .conductor()
-        .conductor()
-        .db(s -> s.migration(id))
-        .await(10, TimeUnit.SECONDS)
-        .orElseThrow();
+    return ApiCloud.row(cloud, m);
   }
 
   private static long actionAt(MigrationRow r, String contains) {

@@ -121,6 +121,25 @@ final class ApiSupport {
     }
   }
 
+  /** A caller's value, shortened for an error message. */
+  static String clip(String s) {
+    return s.length() > 64 ? s.substring(0, 64) + "..." : s;
+  }
+
+  /** Nova's 400 for a query parameter that fails its schema: {@code why} names the rule. */
+  static ApiException invalidQuery(String name, String raw, String why) {
+    return new ApiException(
+        400,
+        "Invalid input for query parameters "
+            + name
+            + ". Value: "
+            + clip(raw)
+            + ". '"
+            + clip(raw)
+            + "' "
+            + why);
+  }
+
   static ApiException invalid(String field, Object value, String why) {
     return new ApiException(
         400, "Invalid input for field/attribute " + field + ". Value: " + value + ". " + why);

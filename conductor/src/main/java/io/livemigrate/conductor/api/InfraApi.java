@@ -2,7 +2,9 @@ package io.livemigrate.conductor.api;
 
 import static io.livemigrate.conductor.api.ApiSupport.UUID_RE;
 import static io.livemigrate.conductor.api.ApiSupport.atLeast;
+import static io.livemigrate.conductor.api.ApiSupport.clip;
 import static io.livemigrate.conductor.api.ApiSupport.invalid;
+import static io.livemigrate.conductor.api.ApiSupport.invalidQuery;
 import static io.livemigrate.conductor.api.ApiSupport.jsonBody;
 import static io.livemigrate.conductor.api.ApiSupport.links;
 import static io.livemigrate.conductor.api.ApiSupport.novaBinary;
@@ -13,7 +15,6 @@ import static io.livemigrate.conductor.api.ApiSupport.requireAdmin;
 import static io.livemigrate.conductor.api.ApiSupport.requireBelow;
 import static io.livemigrate.conductor.api.ApiSupport.truthy;
 import static io.livemigrate.conductor.api.ServersApi.COMPUTE_BINARY;
-import static io.livemigrate.conductor.api.ServersApi.clip;
 
 import io.livemigrate.conductor.impl.ApiException;
 import io.livemigrate.conductor.impl.Conductor;
@@ -346,13 +347,7 @@ final class InfraApi {
     if (q.contains("with_servers") && atLeast(ctx, 53)) {
       String w = q.get("with_servers").trim().toLowerCase();
       if (!List.of("", "1", "0", "true", "false", "yes", "no", "on", "off").contains(w)) {
-        throw new ApiException(
-            400,
-            "Invalid input for query parameters with_servers. Value: "
-                + clip(w)
-                + ". '"
-                + clip(w)
-                + "' is not a 'boolean'");
+        throw invalidQuery("with_servers", w, "is not a 'boolean'");
       }
     }
     int limit = ServersApi.intParam(q.get("limit"), "limit", Integer.MAX_VALUE);

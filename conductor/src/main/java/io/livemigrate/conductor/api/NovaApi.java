@@ -2,6 +2,7 @@ package io.livemigrate.conductor.api;
 
 import static io.livemigrate.conductor.api.ApiSupport.MAX_VERSION;
 import static io.livemigrate.conductor.api.ApiSupport.MIN_VERSION;
+import static io.livemigrate.conductor.api.ApiSupport.clip;
 import static io.livemigrate.conductor.api.ApiSupport.error;
 
 import io.livemigrate.conductor.impl.ApiException;
@@ -240,10 +241,6 @@ public final class NovaApi {
         .putHeader("X-OpenStack-Nova-API-Version", canonical)
         .putHeader("Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
     ctx.next();
-  }
-
-  private static String clip(String s) {
-    return s.length() > 64 ? s.substring(0, 64) + "..." : s;
   }
 
   private static int[] parseVersion(String v) {

@@ -2,9 +2,11 @@ package io.livemigrate.conductor.api;
 
 import static io.livemigrate.conductor.api.ApiSupport.SERVER_TIME;
 import static io.livemigrate.conductor.api.ApiSupport.atLeast;
+import static io.livemigrate.conductor.api.ApiSupport.clip;
 import static io.livemigrate.conductor.api.ApiSupport.error;
 import static io.livemigrate.conductor.api.ApiSupport.identity;
 import static io.livemigrate.conductor.api.ApiSupport.invalid;
+import static io.livemigrate.conductor.api.ApiSupport.invalidQuery;
 import static io.livemigrate.conductor.api.ApiSupport.isAdmin;
 import static io.livemigrate.conductor.api.ApiSupport.jsonBody;
 import static io.livemigrate.conductor.api.ApiSupport.links;
@@ -126,20 +128,8 @@ final class ServersApi {
       if (v < 0) throw new NumberFormatException();
       return v;
     } catch (NumberFormatException e) {
-      throw new ApiException(
-          400,
-          "Invalid input for query parameters "
-              + name
-              + ". Value: "
-              + clip(raw)
-              + ". '"
-              + clip(raw)
-              + "' does not match '^[0-9]*$'");
+      throw invalidQuery(name, raw, "does not match '^[0-9]*$'");
     }
-  }
-
-  static String clip(String s) {
-    return s.length() > 64 ? s.substring(0, 64) + "..." : s;
   }
 
   /** The instance, visible to this caller, or 404. */
@@ -631,15 +621,7 @@ final class ServersApi {
             .toInstant(java.time.ZoneOffset.UTC)
             .toEpochMilli();
       } catch (DateTimeParseException e2) {
-        throw new ApiException(
-            400,
-            "Invalid input for query parameters "
-                + name
-                + ". Value: "
-                + clip(raw)
-                + ". '"
-                + clip(raw)
-                + "' is not a 'date-time'");
+        throw invalidQuery(name, raw, "is not a 'date-time'");
       }
     }
   }
