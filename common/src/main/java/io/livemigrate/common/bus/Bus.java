@@ -55,6 +55,11 @@ public final class Bus {
   private final RabbitMQPublisher publisher;
   private final List<Subscription> subscriptions = new ArrayList<>();
   private final Map<String, Integer> failures = new HashMap<>();
+  private final Map<String, Integer> transientFailures = new HashMap<>();
+
+  /** The longest pause before a message whose handler failed transiently is redelivered. */
+  private static final long TRANSIENT_MAX_PAUSE_MS = 5000;
+
   private final Set<String> seen =
       java.util.Collections.newSetFromMap(
           new LinkedHashMap<>() {
@@ -225,10 +230,26 @@ public final class Bus {
           if (ar.succeeded()) {
             seen.add(env.id());
             failures.remove(env.id());
+            transientFailures.remove(env.id());
             client.basicAck(tag, false);
           } else if (ar.cause() instanceof InvalidMessageException) {
             seen.add(env.id());
             park(s.queue(), m, "invalid", ar.cause().getMessage(), tag);
+          } else if (TransientFailure.isTransient(ar.cause())) {
+            // Not the message's fault: wait (bounded) and try again, never park for it.
+            int n = transientFailures.merge(env.id(), 1, Integer::sum);
+            metrics.transientRetry(s.queue());
+            if (n == 1 || n % 20 == 0) {
+              LOG.warn(
+                  "{} {} on {} waits: {} (attempt {})",
+                  env.type(),
+                  env.id(),
+                  s.queue(),
+                  ar.cause().getMessage(),
+                  n);
+            }
+            long pause = Math.min(TRANSIENT_MAX_PAUSE_MS, 100L << Math.min(n, 6));
+            vertx.setTimer(pause, t -> client.basicNack(tag, false, true));
           } else {
             int n = failures.merge(env.id(), 1, Integer::sum);
             if (n >= settings.maxDeliveries()) {

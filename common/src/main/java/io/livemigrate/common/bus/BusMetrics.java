@@ -83,6 +83,15 @@ final class BusMetrics {
         .increment();
   }
 
+  void transientRetry(String queue) {
+    Counter.builder("livemigrate_bus_transient_retries")
+        .description(
+            "Deliveries put back because their handler failed transiently (e.g. store down)")
+        .tags("service", service, "queue", queue)
+        .register(registry)
+        .increment();
+  }
+
   void confirmLatency(long nanos) {
     Timer.builder("livemigrate_bus_confirm_latency")
         .description("Time from publish to broker confirm")

@@ -12,6 +12,10 @@ import java.util.UUID;
  * second time. {@code seq} orders progress per migration; {@code requestId} is the API request that
  * caused the message, so every log line on every service can carry it.
  *
+ * <p>{@code userId} is not part of the JSON: it is the broker-validated login of the connection
+ * that published the message (AMQP {@code user_id}), set by the bus on receipt, so receivers can
+ * check who may send what. Null where the broker did not say (a message published without it).
+ *
  * <p>Version history: 1 - initial.
  */
 public record Envelope(
@@ -25,9 +29,55 @@ public record Envelope(
     String sentAt,
     Sender sender,
     String replyTo,
-    JsonObject payload) {
+    JsonObject payload,
+    String userId) {
 
   public static final int ENVELOPE_VERSION = 1;
+
+  /** An envelope with no broker identity (one about to be published, or built by a test). */
+  public Envelope(
+      String type,
+      int version,
+      String id,
+      String correlationId,
+      String migrationId,
+      String requestId,
+      Long seq,
+      String sentAt,
+      Sender sender,
+      String replyTo,
+      JsonObject payload) {
+    this(
+        type,
+        version,
+        id,
+        correlationId,
+        migrationId,
+        requestId,
+        seq,
+        sentAt,
+        sender,
+        replyTo,
+        payload,
+        null);
+  }
+
+  /** The same envelope as received from the broker under the given validated login. */
+  public Envelope withUserId(String userId) {
+    return new Envelope(
+        type,
+        version,
+        id,
+        correlationId,
+        migrationId,
+        requestId,
+        seq,
+        sentAt,
+        sender,
+        replyTo,
+        payload,
+        userId);
+  }
 
   public Envelope {
     if (type == null || type.isBlank()) {
@@ -76,7 +126,8 @@ public record Envelope(
         sentAt,
         sender,
         replyTo,
-        payload);
+        payload,
+        userId);
   }
 
   public Envelope withSeq(long seq) {
@@ -91,7 +142,8 @@ public record Envelope(
         sentAt,
         sender,
         replyTo,
-        payload);
+        payload,
+        userId);
   }
 
   public Envelope withReplyTo(String replyTo, String correlationId) {
@@ -106,7 +158,8 @@ public record Envelope(
         sentAt,
         sender,
         replyTo,
-        payload);
+        payload,
+        userId);
   }
 
   /** A reply to this message: same migration and request, correlated to this message's id. */
