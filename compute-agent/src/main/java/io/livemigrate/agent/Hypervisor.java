@@ -111,6 +111,9 @@ public interface Hypervisor extends AutoCloseable {
    * A domain as the hypervisor sees it.
    *
    * @param state {@code running}, {@code paused} or {@code shutoff}
+   * @param cpuXml the guest's {@code <cpu>} element; null where there is none
+   * @param machineType the guest's machine type; null = unknown
+   * @param dirtyRateBps the last measured dirty rate, bytes/s; null = not measured
    */
   record Domain(
       String uuid,
@@ -121,9 +124,36 @@ public interface Hypervisor extends AutoCloseable {
       long diskGb,
       String projectId,
       String userId,
-      String flavor) {}
+      String flavor,
+      String cpuXml,
+      String machineType,
+      Long dirtyRateBps) {
+    /** A domain without CPU, machine type and dirty rate. */
+    public Domain(
+        String uuid,
+        String name,
+        String state,
+        int vcpus,
+        long memoryMb,
+        long diskGb,
+        String projectId,
+        String userId,
+        String flavor) {
+      this(uuid, name, state, vcpus, memoryMb, diskGb, projectId, userId, flavor, null, null, null);
+    }
+  }
 
-  /** What the destination needs to know to take an instance. */
+  /**
+   * What the destination needs to know to take an instance, and what it checks before the first
+   * byte.
+   *
+   * @param cpuXml the guest's {@code <cpu>} element to compare with this host's CPU; null = none
+   * @param machineType the guest's machine type; null = unknown
+   * @param sourceHypervisorVersion the source's hypervisor version; null = unknown
+   * @param sharedStorage true when the conductor decided on a shared-storage migration, which this
+   *     host must confirm (it sees the source's storage); null = not decided by the conductor
+   * @param dirtyRateBps the guest's measured dirty rate, for hypervisors that model it; null = none
+   */
   record IncomingSpec(
       String uuid,
       String name,
@@ -134,7 +164,42 @@ public interface Hypervisor extends AutoCloseable {
       boolean blockMigration,
       String projectId,
       String userId,
-      String flavor) {}
+      String flavor,
+      String cpuXml,
+      String machineType,
+      Long sourceHypervisorVersion,
+      Boolean sharedStorage,
+      Long dirtyRateBps) {
+    /** A spec with nothing to compare. */
+    public IncomingSpec(
+        String uuid,
+        String name,
+        String sourceHost,
+        int vcpus,
+        long memoryMb,
+        long diskGb,
+        boolean blockMigration,
+        String projectId,
+        String userId,
+        String flavor) {
+      this(
+          uuid,
+          name,
+          sourceHost,
+          vcpus,
+          memoryMb,
+          diskGb,
+          blockMigration,
+          projectId,
+          userId,
+          flavor,
+          null,
+          null,
+          null,
+          null,
+          null);
+    }
+  }
 
   /**
    * How to migrate, as Nova sets libvirt's flags: always live, peer-to-peer, persist on the

@@ -14,7 +14,11 @@ public final class AgentCommands {
   /**
    * Check the destination can take the instance, then reserve what it needs there.
    *
-   * <p>Version history: 1 - initial.
+   * <p>Version history: 1 - initial. 2 - what the destination checks before the first byte: the
+   * guest's CPU ({@code cpuXml}) and machine type, the source's hypervisor version, and for a
+   * shared-storage migration ({@code sharedStorage} true) the source whose storage it must see; the
+   * guest's dirty rate and working set for hypervisors that model them. All optional: a v1 command
+   * reads as "nothing to compare".
    */
   public record PrepareDestination(
       String instanceUuid,
@@ -23,9 +27,14 @@ public final class AgentCommands {
       int vcpus,
       long memoryMb,
       long diskGb,
-      boolean blockMigration)
+      boolean blockMigration,
+      String cpuXml,
+      String machineType,
+      Long sourceHypervisorVersion,
+      Boolean sharedStorage,
+      Long dirtyRateBps)
       implements InstanceMessage {
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
 
     public PrepareDestination {
       notBlank(instanceUuid, "instanceUuid");
@@ -33,6 +42,31 @@ public final class AgentCommands {
       nonNegative(vcpus, "vcpus");
       nonNegative(memoryMb, "memoryMb");
       nonNegative(diskGb, "diskGb");
+      check(dirtyRateBps == null || dirtyRateBps >= 0, "dirtyRateBps must be >= 0");
+    }
+
+    /** A command with nothing to compare (the version-1 shape). */
+    public PrepareDestination(
+        String instanceUuid,
+        String instanceName,
+        String sourceHost,
+        int vcpus,
+        long memoryMb,
+        long diskGb,
+        boolean blockMigration) {
+      this(
+          instanceUuid,
+          instanceName,
+          sourceHost,
+          vcpus,
+          memoryMb,
+          diskGb,
+          blockMigration,
+          null,
+          null,
+          null,
+          null,
+          null);
     }
   }
 

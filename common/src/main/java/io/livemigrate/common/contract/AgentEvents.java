@@ -5,6 +5,7 @@ import static io.livemigrate.common.contract.Checks.nonNegative;
 import static io.livemigrate.common.contract.Checks.notBlank;
 
 import java.util.List;
+import java.util.Map;
 
 /** Facts compute agents report: liveness, resources, step results and migration progress. */
 public final class AgentEvents {
@@ -29,6 +30,10 @@ public final class AgentEvents {
    * What one instance looks like to its hypervisor.
    *
    * @param state {@code running}, {@code paused} or {@code shutoff}
+   * @param cpuXml the guest's {@code <cpu>} element as libvirt defines it (what a destination
+   *     compares with its own CPU before prepare); null where the hypervisor has none
+   * @param machineType the guest's machine type (e.g. {@code pc-q35-7.2}); null = unknown
+   * @param dirtyRateBps the guest's last measured memory dirty rate, bytes/s; null = not measured
    */
   public record InstanceReport(
       String uuid,
@@ -39,12 +44,30 @@ public final class AgentEvents {
       long diskGb,
       String projectId,
       String userId,
-      String flavor) {
+      String flavor,
+      String cpuXml,
+      String machineType,
+      Long dirtyRateBps) {
     public InstanceReport {
       notBlank(uuid, "uuid");
       nonNegative(vcpus, "vcpus");
       nonNegative(memoryMb, "memoryMb");
       nonNegative(diskGb, "diskGb");
+      check(dirtyRateBps == null || dirtyRateBps >= 0, "dirtyRateBps must be >= 0");
+    }
+
+    /** A report without CPU, machine type and dirty rate (the host report v2 shape). */
+    public InstanceReport(
+        String uuid,
+        String name,
+        String state,
+        int vcpus,
+        long memoryMb,
+        long diskGb,
+        String projectId,
+        String userId,
+        String flavor) {
+      this(uuid, name, state, vcpus, memoryMb, diskGb, projectId, userId, flavor, null, null, null);
     }
   }
 
@@ -53,7 +76,14 @@ public final class AgentEvents {
    * change.
    *
    * <p>Version history: 1 - initial. 2 - allocation ratios, CPU model and live-migration limits
-   * (optional: a v1 report reads as Nova's default ratios, 1 outbound, unlimited inbound).
+   * (optional: a v1 report reads as Nova's default ratios, 1 outbound, unlimited inbound). 3 -
+   * {@code jobs}, the instances with an outbound migration job on this host (what reconciliation
+   * compares with the store); {@code sharedStorageWith}, the hosts whose instance storage this host
+   * sees (marker files); per instance its CPU, machine type and dirty rate (a v2 report reads as
+   * "jobs unknown": null, never as "no jobs").
+   *
+   * @param jobs instance uuids with an outbound migration job here; null = not reported (v2)
+   * @param sharedStorageWith hosts whose instance directory this host sees; null = not checked
    */
   public record HostReport(
       String host,
@@ -71,9 +101,11 @@ public final class AgentEvents {
       Double diskAllocationRatio,
       String cpuModel,
       Integer maxOutboundMigrations,
-      Integer maxInboundMigrations)
+      Integer maxInboundMigrations,
+      List<String> jobs,
+      List<String> sharedStorageWith)
       implements Message {
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
 
     public HostReport {
       notBlank(host, "host");
@@ -91,6 +123,47 @@ public final class AgentEvents {
       maxInboundMigrations = maxInboundMigrations == null ? 0 : maxInboundMigrations;
       nonNegative(maxOutboundMigrations, "maxOutboundMigrations");
       nonNegative(maxInboundMigrations, "maxInboundMigrations");
+      jobs = jobs == null ? null : List.copyOf(jobs);
+      sharedStorageWith = sharedStorageWith == null ? null : List.copyOf(sharedStorageWith);
+    }
+
+    /** A report without jobs and shared-storage peers (the version-2 shape). */
+    public HostReport(
+        String host,
+        String zone,
+        String hypervisorType,
+        long hypervisorVersion,
+        int vcpus,
+        long memoryMb,
+        long diskGb,
+        boolean permitPostCopy,
+        boolean permitAutoConverge,
+        List<InstanceReport> instances,
+        Double cpuAllocationRatio,
+        Double ramAllocationRatio,
+        Double diskAllocationRatio,
+        String cpuModel,
+        Integer maxOutboundMigrations,
+        Integer maxInboundMigrations) {
+      this(
+          host,
+          zone,
+          hypervisorType,
+          hypervisorVersion,
+          vcpus,
+          memoryMb,
+          diskGb,
+          permitPostCopy,
+          permitAutoConverge,
+          instances,
+          cpuAllocationRatio,
+          ramAllocationRatio,
+          diskAllocationRatio,
+          cpuModel,
+          maxOutboundMigrations,
+          maxInboundMigrations,
+          null,
+          null);
     }
 
     /** A report with Nova's default ratios and limits (the version-1 shape). */
@@ -129,19 +202,30 @@ public final class AgentEvents {
    * The outcome of a command that is not a whole migration (prepare, post, rollback, cleanup,
    * abort, force-complete, tune).
    *
-   * <p>Version history: 1 - initial.
+   * <p>Version history: 1 - initial. 2 - {@code details}: what the step found, as strings (e.g. a
+   * prepare's {@code shared_storage}); empty when absent.
    */
-  public record StepResult(String step, boolean ok, String reason, String message)
+  public record StepResult(
+      String step, boolean ok, String reason, String message, Map<String, String> details)
       implements Message {
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
 
     public StepResult {
       notBlank(step, "step");
       check(ok || reason != null, "a failed step needs a reason");
+      details = details == null ? Map.of() : Map.copyOf(details);
+    }
+
+    public StepResult(String step, boolean ok, String reason, String message) {
+      this(step, ok, reason, message, Map.of());
     }
 
     public static StepResult ok(String step) {
       return new StepResult(step, true, null, null);
+    }
+
+    public static StepResult ok(String step, Map<String, String> details) {
+      return new StepResult(step, true, null, null, details);
     }
 
     public static StepResult failed(String step, String reason, String message) {
@@ -154,7 +238,10 @@ public final class AgentEvents {
    * {@code seq}.
    *
    * @param mode {@code precopy}, {@code postcopy} or {@code paused}
-   *     <p>Version history: 1 - initial.
+   * @param epoch the sending agent's epoch: grows with every start of the agent (its state
+   *     directory keeps the last one), so {@code seq} orders progress within one epoch and a
+   *     restarted agent's first sample is never taken for a stale one; 0 = unknown (v1)
+   *     <p>Version history: 1 - initial. 2 - epoch.
    */
   public record MigrationProgress(
       String instanceUuid,
@@ -169,9 +256,10 @@ public final class AgentEvents {
       long bandwidthBps,
       int iteration,
       long expectedDowntimeMs,
-      long elapsedMs)
+      long elapsedMs,
+      Long epoch)
       implements InstanceMessage {
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
 
     public MigrationProgress {
       notBlank(instanceUuid, "instanceUuid");
@@ -182,6 +270,8 @@ public final class AgentEvents {
       nonNegative(diskTotalBytes, "diskTotalBytes");
       nonNegative(diskProcessedBytes, "diskProcessedBytes");
       nonNegative(diskRemainingBytes, "diskRemainingBytes");
+      epoch = epoch == null ? 0L : epoch;
+      nonNegative(epoch, "epoch");
     }
   }
 

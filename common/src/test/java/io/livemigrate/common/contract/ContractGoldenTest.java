@@ -85,14 +85,19 @@ class ContractGoldenTest {
           Map.entry(
               "prepare_destination",
               Fingerprint.of(
-                  1,
+                  2,
                   "instanceUuid:String",
                   "instanceName:String",
                   "sourceHost:String",
                   "vcpus:int",
                   "memoryMb:long",
                   "diskGb:long",
-                  "blockMigration:boolean")),
+                  "blockMigration:boolean",
+                  "cpuXml:String",
+                  "machineType:String",
+                  "sourceHypervisorVersion:Long",
+                  "sharedStorage:Boolean",
+                  "dirtyRateBps:Long")),
           Map.entry(
               "start_migration",
               Fingerprint.of(
@@ -124,7 +129,7 @@ class ContractGoldenTest {
           Map.entry(
               "host_report",
               Fingerprint.of(
-                  2,
+                  3,
                   "host:String",
                   "zone:String",
                   "hypervisorType:String",
@@ -144,6 +149,11 @@ class ContractGoldenTest {
                   "instances.projectId:String",
                   "instances.userId:String",
                   "instances.flavor:String",
+                  "instances.cpuXml:String",
+                  "instances.machineType:String",
+                  "instances.dirtyRateBps:Long",
+                  "jobs:List<String>",
+                  "sharedStorageWith:List<String>",
                   "cpuAllocationRatio:Double",
                   "ramAllocationRatio:Double",
                   "diskAllocationRatio:Double",
@@ -152,11 +162,17 @@ class ContractGoldenTest {
                   "maxInboundMigrations:Integer")),
           Map.entry(
               "step_result",
-              Fingerprint.of(1, "step:String", "ok:boolean", "reason:String", "message:String")),
+              Fingerprint.of(
+                  2,
+                  "step:String",
+                  "ok:boolean",
+                  "reason:String",
+                  "message:String",
+                  "details:Map<String,String>")),
           Map.entry(
               "migration_progress",
               Fingerprint.of(
-                  1,
+                  2,
                   "instanceUuid:String",
                   "mode:String",
                   "memoryTotalBytes:long",
@@ -169,7 +185,8 @@ class ContractGoldenTest {
                   "bandwidthBps:long",
                   "iteration:int",
                   "expectedDowntimeMs:long",
-                  "elapsedMs:long")),
+                  "elapsedMs:long",
+                  "epoch:Long")),
           Map.entry(
               "migration_completed",
               Fingerprint.of(
@@ -457,7 +474,7 @@ class ContractGoldenTest {
     }
     assertInvalid(payloadEdit("prepare_destination", p -> p.put("memoryMb", -1)), "memoryMb");
     assertInvalid(payloadEdit("select_destinations", p -> p.put("diskGb", -40)), "diskGb");
-    JsonObject badInstance = golden("host_report", 2);
+    JsonObject badInstance = golden("host_report", 3);
     badInstance
         .getJsonObject("payload")
         .getJsonArray("instances")
@@ -493,7 +510,8 @@ class ContractGoldenTest {
     Message ok =
         decode(
             payloadEdit(
-                "step_result", p -> p.put("ok", true).putNull("reason").putNull("message")));
+                "step_result",
+                p -> p.put("ok", true).putNull("reason").putNull("message").remove("details")));
     assertEquals(StepResult.ok("prepare"), ok);
   }
 

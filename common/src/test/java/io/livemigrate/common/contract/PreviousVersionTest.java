@@ -3,7 +3,10 @@ package io.livemigrate.common.contract;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
+import io.livemigrate.common.contract.AgentCommands.PrepareDestination;
 import io.livemigrate.common.contract.AgentEvents.HostReport;
+import io.livemigrate.common.contract.AgentEvents.MigrationProgress;
+import io.livemigrate.common.contract.AgentEvents.StepResult;
 import io.livemigrate.common.contract.SchedulerMessages.Destinations;
 import io.vertx.core.json.JsonObject;
 import java.io.InputStream;
@@ -25,14 +28,35 @@ class PreviousVersionTest {
   }
 
   @Test
-  void hostReportV1ReadsWithNovaDefaults() throws Exception {
-    HostReport r = (HostReport) decode("host_report.v1.json");
-    assertEquals(4.0, r.cpuAllocationRatio());
-    assertEquals(1.0, r.ramAllocationRatio());
-    assertEquals(1.0, r.diskAllocationRatio());
-    assertEquals(1, r.maxOutboundMigrations(), "Nova's max_concurrent_live_migrations default");
-    assertEquals(0, r.maxInboundMigrations(), "unlimited");
-    assertNull(r.cpuModel());
+  void hostReportV2ReadsAsJobsUnknown() throws Exception {
+    HostReport r = (HostReport) decode("host_report.v2.json");
+    assertNull(r.jobs(), "a v2 report says nothing about jobs: unknown, not none");
+    assertNull(r.sharedStorageWith());
+    assertNull(r.instances().get(0).cpuXml());
+    assertNull(r.instances().get(0).dirtyRateBps());
+    assertEquals(2, r.maxOutboundMigrations());
+  }
+
+  @Test
+  void prepareDestinationV1ReadsAsNothingToCompare() throws Exception {
+    PrepareDestination p = (PrepareDestination) decode("prepare_destination.v1.json");
+    assertNull(p.cpuXml());
+    assertNull(p.sharedStorage());
+    assertNull(p.dirtyRateBps());
+    assertEquals(8192, p.memoryMb());
+  }
+
+  @Test
+  void stepResultV1ReadsWithoutDetails() throws Exception {
+    StepResult r = (StepResult) decode("step_result.v1.json");
+    assertEquals(java.util.Map.of(), r.details());
+  }
+
+  @Test
+  void migrationProgressV1ReadsAsEpochZero() throws Exception {
+    MigrationProgress p = (MigrationProgress) decode("migration_progress.v1.json");
+    assertEquals(0, p.epoch());
+    assertEquals(3, p.iteration());
   }
 
   @Test

@@ -191,7 +191,10 @@ public final class ComputeAgent {
         d.diskGb(),
         d.projectId(),
         d.userId(),
-        d.flavor());
+        d.flavor(),
+        d.cpuXml(),
+        d.machineType(),
+        d.dirtyRateBps());
   }
 
   private <T> Future<T> blocking(Callable<T> c) {
@@ -263,7 +266,12 @@ public final class ComputeAgent {
             p.blockMigration(),
             null,
             null,
-            null);
+            null,
+            p.cpuXml(),
+            p.machineType(),
+            p.sourceHypervisorVersion(),
+            p.sharedStorage(),
+            p.dirtyRateBps());
     return stepReply(
         env,
         ctx,
@@ -458,7 +466,8 @@ public final class ComputeAgent {
                           st.bandwidthBps(),
                           st.iteration(),
                           st.expectedDowntimeMs(),
-                          st.elapsedMs()))
+                          st.elapsedMs(),
+                          0L))
                   .onFailure(e -> LOG.warn("{} progress not published: {}", job.ctx, e.toString()));
             });
   }
