@@ -1,6 +1,7 @@
 package io.livemigrate.common.bus;
 
 import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.ShutdownSignalException;
 import io.livemigrate.common.contract.Contracts;
 import io.livemigrate.common.contract.Envelope;
 import io.livemigrate.common.contract.InvalidMessageException;
@@ -16,16 +17,23 @@ import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.rabbitmq.QueueOptions;
 import io.vertx.rabbitmq.RabbitMQClient;
+import io.vertx.rabbitmq.RabbitMQConfirmation;
+import io.vertx.rabbitmq.RabbitMQConsumer;
 import io.vertx.rabbitmq.RabbitMQMessage;
 import io.vertx.rabbitmq.RabbitMQOptions;
-import io.vertx.rabbitmq.RabbitMQPublisher;
-import io.vertx.rabbitmq.RabbitMQPublisherOptions;
+import io.vertx.rabbitmq.impl.RabbitMQClientImpl;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,17 +41,37 @@ import org.slf4j.LoggerFactory;
 /**
  * One service's connection to the broker, over vertx-rabbitmq-client.
  *
- * <p>Rules it keeps (see research/embedded-amqp.md for why): every call runs on the context that
- * created the bus, because the client has one channel and races when called from elsewhere;
- * topology is declared on every (re)connect; every publish waits for the broker's confirm with a
- * timeout, since a confirm in flight at a connection drop never completes; messages are acked only
- * after the handler's future succeeds; undecodable, invalid or repeatedly failing messages are
- * parked with a reason and counted, never killing the consumer; a message id seen before is acked
- * and skipped.
+ * <p>Rules it keeps (see the README, "The bus: identities, delivery and TLS"):
+ *
+ * <ul>
+ *   <li>Every client call runs on the context that created the bus: the client has one channel and
+ *       races when called from elsewhere.
+ *   <li>Topology is declared on every (re)connect. Under per-service identities only the conductor
+ *       declares the shared exchanges (the others may not configure them).
+ *   <li>Every publish carries {@code user_id} = the login, which the broker validates; on receipt
+ *       {@link Envelope#userId()} is set from it and the subscription's {@link SenderCheck} decides
+ *       whether the handler may see the message.
+ *   <li>A publish is confirmed by the broker or fails within {@code confirm_timeout_ms}; confirms
+ *       are tracked per channel, because the client silently replaces its channel.
+ *   <li>A delivery is acked, nacked or parked only on the channel it came from: each (re)connect
+ *       starts a new consumer generation, and a delivery of an older one is left to the broker,
+ *       which redelivers it (the redelivery is then a duplicate and acked).
+ *   <li>Undecodable, invalid, refused and repeatedly failing messages are parked with a reason,
+ *       keeping their original properties, and counted; none kills the consumer. A message id
+ *       handled before is acked and skipped.
+ * </ul>
  */
 public final class Bus {
   private static final Logger LOG = LoggerFactory.getLogger(Bus.class);
   private static final int SEEN_IDS = 50_000;
+
+  /** The longest pause before a message whose handler failed transiently is handled again. */
+  private static final long TRANSIENT_MAX_PAUSE_MS = 5000;
+
+  /** The longest pause between two attempts of {@link #publishUntilConfirmed}. */
+  private static final long RETRY_MAX_PAUSE_MS = 5000;
+
+  private static final int CONFIRM_QUEUE = 1_000_000;
 
   private final Vertx vertx;
   private final Context context;
@@ -52,16 +80,16 @@ public final class Bus {
   private final Sender sender;
   private final BusMetrics metrics;
   private final RabbitMQClient client;
-  private final RabbitMQPublisher publisher;
+  private final Identities identities;
+  private final String login;
+  private final boolean declaresShared;
   private final List<Subscription> subscriptions = new ArrayList<>();
   private final Map<String, Integer> failures = new HashMap<>();
   private final Map<String, Integer> transientFailures = new HashMap<>();
-
-  /** The longest pause before a message whose handler failed transiently is redelivered. */
-  private static final long TRANSIENT_MAX_PAUSE_MS = 5000;
+  private final Confirms confirms = new Confirms();
 
   private final Set<String> seen =
-      java.util.Collections.newSetFromMap(
+      Collections.newSetFromMap(
           new LinkedHashMap<>() {
             private static final long serialVersionUID = 1L;
 
@@ -71,14 +99,62 @@ public final class Bus {
             }
           });
 
-  /** Ids whose handler is still running: a second copy arriving meanwhile is a duplicate too. */
-  private final Set<String> inFlight = new java.util.HashSet<>();
+  /**
+   * Ids whose handler is still running, with the further copies that arrived meanwhile: those wait
+   * for the outcome (acked as duplicates after a success, handled again after a failure), because
+   * after a reconnect the running one may belong to a dead channel and the copy is the broker's
+   * redelivery of it.
+   */
+  private final Map<String, List<Delivery>> inFlight = new HashMap<>();
 
+  /** Incremented on every (re)connect, before the client consumes again. */
+  private volatile long generation;
+
+  private final Set<String> classicQueues = new HashSet<>();
+  private boolean legacyCommands;
+  private Promise<Void> firstDeclare = Promise.promise();
   private boolean closed;
-  private final List<io.vertx.rabbitmq.RabbitMQConsumer> consumers = new ArrayList<>();
+  private final List<RabbitMQConsumer> consumers = new ArrayList<>();
 
-  private record Subscription(
-      String queue, boolean commandBinding, List<String> eventKeys, MessageHandler handler) {}
+  private static final class Subscription {
+    final String queue;
+    final List<String> eventKeys;
+    final SenderCheck check;
+    final MessageHandler handler;
+    final boolean unroutable;
+    final QueueOptions options;
+
+    /** The consumer tag of the current generation: deliveries with another one are stale. */
+    volatile String tag;
+
+    Subscription(
+        String queue,
+        List<String> eventKeys,
+        SenderCheck check,
+        MessageHandler handler,
+        boolean unroutable,
+        QueueOptions options) {
+      this.queue = queue;
+      this.eventKeys = eventKeys;
+      this.check = check;
+      this.handler = handler;
+      this.unroutable = unroutable;
+      this.options = options;
+      this.tag = options.getConsumerTag();
+    }
+
+    void retag(String t) {
+      options.setConsumerTag(t);
+      tag = t;
+    }
+  }
+
+  /** One delivery and the channel it came on. */
+  private record Delivery(Subscription sub, RabbitMQMessage msg, long channel) {
+    long tag() {
+      return msg.envelope().getDeliveryTag();
+    }
+  }
 
   private Bus(Vertx vertx, BusSettings settings, Sender sender, MeterRegistry registry) {
     this.vertx = vertx;
@@ -87,43 +163,142 @@ public final class Bus {
     this.topology = settings.topology();
     this.sender = sender;
     this.metrics = new BusMetrics(registry, sender.service());
+    this.login = settings.login();
+    this.identities =
+        Identities.resolve(settings.verifyIdentity(), settings.identityPrefix(), login, sender);
+    this.declaresShared =
+        !identities.verifying() || identities.conductor().equals(identities.of(sender));
     RabbitMQOptions o =
         new RabbitMQOptions()
             .setUri(settings.url())
             .setConnectionName(sender.service() + "@" + sender.host())
-            // Vert.x-level reconnect, never amqp-client recovery: the publisher recurses
-            // endlessly under the latter (StackOverflowError) and its futures hang.
+            // Vert.x-level reconnect, never amqp-client recovery: the latter re-consumes on its
+            // own, behind the generation bookkeeping below.
             .setAutomaticRecoveryEnabled(false)
             .setReconnectAttempts(Integer.MAX_VALUE)
             .setReconnectInterval(settings.reconnectIntervalMs())
             .setRequestedHeartbeat(10);
+    ClientTls.apply(o, settings);
     this.client = RabbitMQClient.create(vertx, o);
-    this.publisher =
-        RabbitMQPublisher.create(
-            vertx,
-            client,
-            new RabbitMQPublisherOptions()
-                .setReconnectAttempts(Integer.MAX_VALUE)
-                .setReconnectInterval(settings.reconnectIntervalMs()));
   }
 
   /**
-   * Connects and declares the shared topology. Must be called on the context that will use the bus
-   * (a verticle's start), and every later call must come from that context.
+   * Connects and declares the topology. Must be called on the context that will use the bus (a
+   * verticle's start), and every later call must come from that context.
    */
   public static Future<Bus> connect(
       Vertx vertx, BusSettings settings, Sender sender, MeterRegistry registry) {
     Bus bus = new Bus(vertx, settings, sender, registry);
-    bus.client.addConnectionEstablishedCallback(
-        p -> {
-          bus.metrics.connected.set(1);
-          bus.declareAll().onComplete(p);
-        });
-    return bus.client
-        .start()
-        .compose(v -> bus.declareAll())
-        .compose(v -> bus.publisher.start())
-        .map(v -> bus);
+    LOG.info(
+        "bus of {}@{}: {} as {} ({})",
+        sender.service(),
+        sender.host(),
+        settings.redactedUrl(),
+        bus.login,
+        bus.identities.verifying()
+            ? "identity checks on"
+            : "identity checks off: the login is not this service's own identity "
+                + bus.identities.of(sender));
+    bus.client.addConnectionEstablishedCallback(bus::onConnection);
+    Future<Bus> f =
+        bus.client
+            .start()
+            .compose(v -> bus.firstDeclare.future())
+            .compose(
+                v ->
+                    bus.declaresShared && sender.service().equals("conductor")
+                        ? bus.consumeUnroutable()
+                        : Future.succeededFuture())
+            .map(v -> bus);
+    return f.recover(
+        e -> bus.client.stop().transform(ar -> Future.<Bus>failedFuture(connectFailed(e))));
+  }
+
+  /**
+   * Declares the shared topology (exchanges, parking and unroutable queues) as the conductor does
+   * at start, then disconnects: for a broker where no {@code livemigrate setup rabbitmq} created it
+   * (the all-in-one's embedded one), so that services which may not declare it can start before the
+   * conductor. {@code settings} must log in as the conductor (or as a shared login).
+   */
+  public static Future<Void> declareTopology(Vertx vertx, BusSettings settings) {
+    Bus bus =
+        new Bus(
+            vertx,
+            settings,
+            new Sender("conductor", "topology"),
+            new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+    bus.client.addConnectionEstablishedCallback(bus::onConnection);
+    return bus.client.start().compose(v -> bus.firstDeclare.future()).eventually(() -> bus.close());
+  }
+
+  /**
+   * Connects once, without retrying, and disconnects: whether these settings reach the broker (TLS
+   * handshake, certificate and host name, login). For start-up checks and tests; {@link #connect}
+   * itself keeps trying until the broker answers.
+   */
+  public static Future<Void> probe(Vertx vertx, BusSettings settings) {
+    RabbitMQOptions o =
+        new RabbitMQOptions()
+            .setUri(settings.url())
+            .setConnectionName("livemigrate-probe")
+            .setAutomaticRecoveryEnabled(false)
+            .setAutomaticRecoveryOnInitialConnection(false)
+            .setReconnectAttempts(0)
+            .setConnectionTimeout(10_000)
+            .setHandshakeTimeout(10_000);
+    ClientTls.apply(o, settings);
+    RabbitMQClient c = RabbitMQClient.create(vertx, o);
+    return c.start().compose(v -> c.stop(), e -> c.stop().transform(ar -> Future.failedFuture(e)));
+  }
+
+  private static Throwable connectFailed(Throwable e) {
+    Integer code = replyCode(e);
+    if (code != null && code == 403) {
+      return new IllegalStateException(
+          "the broker refused this service's topology (403 ACCESS_REFUSED): check its user's"
+              + " permissions (livemigrate setup rabbitmq): "
+              + e.getMessage(),
+          e);
+    }
+    return e;
+  }
+
+  /**
+   * Runs inside the client's connect, before it consumes again: a new generation and new consumer
+   * tags first (synchronously), so that every delivery of the new connection carries a tag the
+   * older ones do not; then the topology, on the bus's context.
+   */
+  private void onConnection(Promise<Void> p) {
+    long g = ++generation;
+    for (Subscription s : List.copyOf(subscriptions)) s.retag(tag(s.queue, g));
+    metrics.connected.set(1);
+    Promise<Void> first = firstDeclare;
+    context.runOnContext(
+        v ->
+            declareAll()
+                .onComplete(
+                    ar -> {
+                      if (ar.failed()) {
+                        LOG.error(
+                            "{}@{}: topology not declared: {}",
+                            sender.service(),
+                            sender.host(),
+                            ar.cause().toString());
+                      }
+                      if (ar.failed()) first.tryFail(ar.cause());
+                      else first.tryComplete();
+                      p.handle(ar);
+                    }));
+  }
+
+  private String tag(String queue, long gen) {
+    return queue
+        + "@"
+        + sender.host()
+        + "#"
+        + gen
+        + "-"
+        + UUID.randomUUID().toString().substring(0, 8);
   }
 
   public Topology topology() {
@@ -134,171 +309,446 @@ public final class Bus {
     return sender;
   }
 
+  /** This deployment's identities and whether this bus checks them. */
+  public Identities identities() {
+    return identities;
+  }
+
+  /** The broker user this bus logs in as (and puts in every message's {@code user_id}). */
+  public String login() {
+    return login;
+  }
+
   public boolean isConnected() {
     return client.isConnected();
   }
 
+  /** Whether a (re)declaration found a queue or exchange of an earlier version (see README). */
+  public boolean topologyOutdated() {
+    return legacyCommands || !classicQueues.isEmpty() && "quorum".equals(settings.queueType());
+  }
+
+  // ------------------------------------------------------------------ topology
+
   private Future<Void> declareAll() {
-    Future<Void> f =
-        client
-            .exchangeDeclare(topology.commands(), "direct", true, false)
-            .compose(v -> client.exchangeDeclare(topology.events(), "topic", true, false))
-            .compose(v -> client.exchangeDeclare(topology.notifications(), "topic", true, false))
-            .compose(v -> client.queueDeclare(topology.parkedQueue(), true, false, false))
-            .mapEmpty();
+    Future<Void> f = declaresShared ? declareShared() : Future.succeededFuture();
     for (Subscription s : List.copyOf(subscriptions)) {
       f = f.compose(v -> declare(s));
     }
     return f.compose(v -> client.basicQos(settings.prefetch()));
   }
 
-  private Future<Void> declare(Subscription s) {
-    Future<Void> f = client.queueDeclare(s.queue(), true, false, false).mapEmpty();
-    if (s.commandBinding()) {
-      f = f.compose(v -> client.queueBind(s.queue(), topology.commands(), s.queue()));
+  private Future<Void> declareShared() {
+    JsonObject commandArgs =
+        new JsonObject()
+            // RabbitMQ's name and the embedded broker's name for the same thing; each ignores
+            // the other's.
+            .put("alternate-exchange", topology.unroutable())
+            .put("alternateExchange", topology.unroutable());
+    return client
+        .exchangeDeclare(topology.unroutable(), "fanout", true, false)
+        .compose(v -> declareQueue(topology.unroutable(), false))
+        .compose(v -> client.queueBind(topology.unroutable(), topology.unroutable(), ""))
+        .compose(v -> client.exchangeDeclare(topology.parkingExchange(), "fanout", true, false))
+        .compose(v -> declareQueue(topology.parkedQueue(), false))
+        .compose(v -> client.queueBind(topology.parkedQueue(), topology.parkingExchange(), ""))
+        .compose(
+            v ->
+                legacyCommands
+                    ? Future.succeededFuture()
+                    : client
+                        .exchangeDeclare(topology.commands(), "topic", true, false, commandArgs)
+                        .recover(
+                            e -> {
+                              if (!isPreconditionFailed(e)) return Future.failedFuture(e);
+                              legacyCommands = true;
+                              metrics.outdated.set(1);
+                              LOG.error(
+                                  "{} exists from an earlier version (a direct exchange without"
+                                      + " an alternate exchange): using it as it is, so commands"
+                                      + " to a missing queue are not detected and topic"
+                                      + " permissions do not apply to it. Recreate it as the"
+                                      + " README says (\"Upgrading the topology\"): {}",
+                                  topology.commands(),
+                                  e.getMessage());
+                              return Future.succeededFuture();
+                            }))
+        .compose(v -> client.exchangeDeclare(topology.events(), "topic", true, false))
+        .compose(v -> client.exchangeDeclare(topology.notifications(), "topic", true, false));
+  }
+
+  /**
+   * Declares a durable queue: quorum (with the delivery limit and dead-lettering into the parking
+   * exchange when {@code deadLetter}) unless configured classic or found classic. RabbitMQ refuses
+   * to redeclare a classic queue as quorum (406); such a queue is used as it is, with an error in
+   * the log and {@code livemigrate_bus_topology_outdated} set, rather than failing start-up.
+   */
+  private Future<Void> declareQueue(String queue, boolean deadLetter) {
+    if (!"quorum".equals(settings.queueType()) || classicQueues.contains(queue)) {
+      return client.queueDeclare(queue, true, false, false).mapEmpty();
     }
-    for (String key : s.eventKeys()) {
-      f = f.compose(v -> client.queueBind(s.queue(), topology.events(), key));
+    JsonObject args = new JsonObject().put("x-queue-type", "quorum");
+    if (deadLetter) {
+      args.put("x-delivery-limit", settings.deliveryLimit())
+          .put("x-dead-letter-exchange", topology.parkingExchange());
+    }
+    return client
+        .queueDeclare(queue, true, false, false, args)
+        .<Void>mapEmpty()
+        .recover(
+            e -> {
+              if (!isPreconditionFailed(e)) return Future.failedFuture(e);
+              classicQueues.add(queue);
+              metrics.outdated.set(1);
+              LOG.error(
+                  "queue {} exists as a classic queue (an earlier version, or another type): using"
+                      + " it as it is, without the broker's delivery limit. Recreate it as the"
+                      + " README says (\"Upgrading the topology\"): {}",
+                  queue,
+                  e.getMessage());
+              return client.queueDeclare(queue, true, false, false).mapEmpty();
+            });
+  }
+
+  private Future<Void> declare(Subscription s) {
+    if (s.unroutable) return Future.succeededFuture();
+    Future<Void> f = declareQueue(s.queue, true);
+    f = f.compose(v -> client.queueBind(s.queue, topology.commands(), s.queue));
+    for (String key : s.eventKeys) {
+      f = f.compose(v -> client.queueBind(s.queue, topology.events(), key));
     }
     return f;
   }
 
+  static boolean isPreconditionFailed(Throwable e) {
+    Integer code = replyCode(e);
+    return code != null && code == 406;
+  }
+
+  /** The AMQP reply code of the channel or connection close behind {@code e}, if any. */
+  static Integer replyCode(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ShutdownSignalException sse) {
+        Object reason = sse.getReason();
+        if (reason instanceof AMQP.Channel.Close c) return c.getReplyCode();
+        if (reason instanceof AMQP.Connection.Close c) return c.getReplyCode();
+      }
+      if (t.getCause() == t) break;
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------------ consuming
+
   /**
    * Consumes a queue: declares it, binds it to the commands exchange under its own name and to the
-   * events exchange under each of {@code eventKeys}, and hands every valid message to {@code
-   * handler}.
+   * events exchange under each of {@code eventKeys}, and hands every valid message its default
+   * {@link SenderCheck} admits to {@code handler}. The default: on a compute host's queue only the
+   * conductor may send; elsewhere any identity of the deployment whose claimed sender matches it,
+   * heartbeats and host reports only for the sender's own host.
    */
   public Future<Void> consume(String queue, List<String> eventKeys, MessageHandler handler) {
-    Subscription s = new Subscription(queue, true, List.copyOf(eventKeys), handler);
+    SenderCheck check =
+        queue.startsWith(topology.namespace() + ".compute.")
+            ? identities.onlyFrom(identities.conductor())
+            : identities.members().and(identities.ownHostReports());
+    return consume(queue, eventKeys, check, handler);
+  }
+
+  /**
+   * As {@link #consume(String, List, MessageHandler)}, with who may send decided by {@code check}.
+   */
+  public Future<Void> consume(
+      String queue, List<String> eventKeys, SenderCheck check, MessageHandler handler) {
+    return subscribe(
+        new Subscription(queue, List.copyOf(eventKeys), check, handler, false, options(queue)));
+  }
+
+  private QueueOptions options(String queue) {
+    QueueOptions o =
+        new QueueOptions().setAutoAck(false).setMaxInternalQueueSize(settings.prefetch() * 4);
+    o.setConsumerTag(tag(queue, generation));
+    return o;
+  }
+
+  /** The conductor parks what the commands exchange could not route (cause {@code unroutable}). */
+  private Future<Void> consumeUnroutable() {
+    if (legacyCommands) return Future.succeededFuture();
+    return subscribe(
+        new Subscription(
+            topology.unroutable(),
+            List.of(),
+            SenderCheck.ANYONE,
+            null,
+            true,
+            options(topology.unroutable())));
+  }
+
+  private Future<Void> subscribe(Subscription s) {
     subscriptions.add(s);
-    metrics.consuming(queue);
-    return declare(s)
+    metrics.consuming(s.queue);
+    return declareWhenExchangesExist(s, 1)
         .compose(v -> client.basicQos(settings.prefetch()))
-        .compose(
-            v ->
-                client.basicConsumer(
-                    queue,
-                    new QueueOptions()
-                        .setAutoAck(false)
-                        .setMaxInternalQueueSize(settings.prefetch() * 4)))
+        .compose(v -> client.basicConsumer(s.queue, s.options))
         .map(
             consumer -> {
               consumers.add(consumer);
-              consumer.exceptionHandler(e -> LOG.warn("consumer of {}: {}", queue, e.toString()));
-              consumer.handler(m -> onDelivery(s, m));
+              consumer.exceptionHandler(e -> LOG.warn("consumer of {}: {}", s.queue, e.toString()));
+              consumer.handler(m -> onDelivery(new Delivery(s, m, channelInstance())));
               return null;
             });
   }
 
-  private void onDelivery(Subscription s, RabbitMQMessage m) {
+  /**
+   * Declares a subscription's queue; while the shared exchanges do not exist yet (404: a service
+   * with its own identity may not declare them, and the conductor or {@code livemigrate setup
+   * rabbitmq} has not yet), waits and tries again.
+   */
+  private Future<Void> declareWhenExchangesExist(Subscription s, int n) {
+    return declare(s)
+        .recover(
+            e -> {
+              Integer code = replyCode(e);
+              if (closed || code == null || code != 404) return Future.failedFuture(e);
+              if (n == 1 || n % 20 == 0) {
+                LOG.warn(
+                    "{}: the exchanges are not there yet (waiting for the conductor or livemigrate"
+                        + " setup rabbitmq to declare them): {}",
+                    s.queue,
+                    e.getMessage());
+              }
+              Promise<Void> p = Promise.promise();
+              vertx.setTimer(
+                  settings.reconnectIntervalMs(),
+                  t -> declareWhenExchangesExist(s, n + 1).onComplete(p));
+              return p.future();
+            });
+  }
+
+  private long channelInstance() {
+    return client instanceof RabbitMQClientImpl impl ? impl.getChannelInstance() : 0;
+  }
+
+  /** Whether {@code d} came on the channel the client uses now (else it must not be acked). */
+  private boolean current(Delivery d) {
+    return !closed && d.sub.tag.equals(d.msg.consumerTag()) && d.channel == channelInstance();
+  }
+
+  private void onDelivery(Delivery d) {
     if (closed) return;
-    long tag = m.envelope().getDeliveryTag();
-    if (m.envelope().isRedeliver()) metrics.redelivered(s.queue());
+    Subscription s = d.sub;
+    RabbitMQMessage m = d.msg;
+    if (m.envelope().isRedeliver()) metrics.redelivered(s.queue);
+    if (s.unroutable) {
+      metrics.consumed(s.queue, "unroutable");
+      park(
+          d,
+          "unroutable",
+          "no queue is bound for routing key '"
+              + m.envelope().getRoutingKey()
+              + "' on "
+              + topology.commands());
+      return;
+    }
     Envelope env;
     Message body;
     try {
       JsonObject json = m.body().toJsonObject();
-      env = Envelope.fromJson(json);
+      env = Envelope.fromJson(json).withUserId(m.properties().getUserId());
       body = Contracts.decode(env);
     } catch (DecodeException e) {
-      metrics.consumed(s.queue(), "undecodable");
-      park(s.queue(), m, "undecodable", "body is not JSON: " + e.getMessage(), tag);
+      metrics.consumed(s.queue, "undecodable");
+      park(d, "undecodable", "body is not JSON: " + e.getMessage());
       return;
     } catch (InvalidMessageException | ClassCastException e) {
-      metrics.consumed(s.queue(), "invalid");
-      park(s.queue(), m, "invalid", e.getMessage(), tag);
+      metrics.consumed(s.queue, "invalid");
+      park(d, "invalid", e.getMessage());
       return;
     }
-    metrics.consumed(s.queue(), env.type());
-    if (seen.contains(env.id()) || inFlight.contains(env.id())) {
-      metrics.duplicate(s.queue());
-      LOG.debug("duplicate message {} ({}) on {} skipped", env.id(), env.type(), s.queue());
-      client.basicAck(tag, false);
-      return;
-    }
-    Future<Void> result;
-    inFlight.add(env.id());
+    metrics.consumed(s.queue, env.type());
+    String refused;
     try {
-      result = s.handler().handle(env, body);
+      refused = s.check.refuse(env, body);
+    } catch (RuntimeException e) {
+      refused = "sender check failed: " + e;
+    }
+    if (refused != null) {
+      // Never marked seen: a forged copy must not suppress the genuine message of that id.
+      park(d, "forbidden", refused);
+      return;
+    }
+    // An operator's replay (livemigrate parked replay) is handled again even if this process
+    // parked it: handlers tolerate duplicates, and a replay that is skipped helps nobody.
+    boolean replayed =
+        m.properties().getHeaders() != null
+            && m.properties().getHeaders().containsKey(ParkedMessages.REPLAYED);
+    if (seen.contains(env.id()) && !replayed) {
+      metrics.duplicate(s.queue);
+      LOG.debug("duplicate message {} ({}) on {} skipped", env.id(), env.type(), s.queue);
+      ack(d);
+      return;
+    }
+    List<Delivery> waiting = inFlight.get(env.id());
+    if (waiting != null) {
+      waiting.add(d);
+      return;
+    }
+    inFlight.put(env.id(), new ArrayList<>());
+    run(d, env, body);
+  }
+
+  private void run(Delivery d, Envelope env, Message body) {
+    Future<Void> result;
+    try {
+      result = d.sub.handler.handle(env, body);
     } catch (RuntimeException e) {
       result = Future.failedFuture(e);
     }
     result.onComplete(
         ar -> {
-          inFlight.remove(env.id());
           if (closed) return; // the connection is gone; the broker redelivers to the next owner
+          Subscription s = d.sub;
           if (ar.succeeded()) {
             seen.add(env.id());
             failures.remove(env.id());
             transientFailures.remove(env.id());
-            client.basicAck(tag, false);
+            ack(d);
+            release(env.id());
+          } else if (ar.cause() instanceof ForbiddenSender) {
+            park(d, "forbidden", ar.cause().getMessage());
+            release(env.id());
           } else if (ar.cause() instanceof InvalidMessageException) {
             seen.add(env.id());
-            park(s.queue(), m, "invalid", ar.cause().getMessage(), tag);
+            park(d, "invalid", ar.cause().getMessage());
+            release(env.id());
           } else if (TransientFailure.isTransient(ar.cause())) {
-            // Not the message's fault: wait (bounded) and try again, never park for it.
+            // Not the message's fault: wait (bounded) and handle it again, never park for it.
+            // It stays with this consumer: a requeue would count towards a quorum queue's
+            // delivery limit, after which the broker parks it.
             int n = transientFailures.merge(env.id(), 1, Integer::sum);
-            metrics.transientRetry(s.queue());
-            if (n == 1 || n % 20 == 0) {
+            metrics.transientRetry(s.queue);
+            // The outage itself is logged once by whoever sees it (the store's health); one line
+            // per waiting message would repeat it hundreds of times. A long wait still shows.
+            if (n % 20 == 0) {
               LOG.warn(
-                  "{} {} on {} waits: {} (attempt {})",
+                  "{} {} on {} still waits: {} (attempt {})",
                   env.type(),
                   env.id(),
-                  s.queue(),
+                  s.queue,
                   ar.cause().getMessage(),
                   n);
+            } else if (n == 1) {
+              LOG.debug(
+                  "{} {} on {} waits: {}", env.type(), env.id(), s.queue, ar.cause().getMessage());
             }
             long pause = Math.min(TRANSIENT_MAX_PAUSE_MS, 100L << Math.min(n, 6));
-            vertx.setTimer(pause, t -> client.basicNack(tag, false, true));
+            vertx.setTimer(
+                pause,
+                t -> {
+                  if (closed) return;
+                  if (!current(d)) {
+                    // Its channel is gone: the broker has put it back for the next delivery.
+                    metrics.stale(s.queue);
+                    transientFailures.remove(env.id());
+                    release(env.id());
+                    return;
+                  }
+                  run(d, env, body);
+                });
           } else {
             int n = failures.merge(env.id(), 1, Integer::sum);
             if (n >= settings.maxDeliveries()) {
               failures.remove(env.id());
               seen.add(env.id());
-              park(
-                  s.queue(),
-                  m,
-                  "handler_failed",
-                  "handler failed " + n + " times, last: " + ar.cause(),
-                  tag);
+              park(d, "handler_failed", "handler failed " + n + " times, last: " + ar.cause());
+              release(env.id());
             } else {
               LOG.warn(
                   "{} {} on {} failed (attempt {}), redelivering: {}",
                   env.type(),
                   env.id(),
-                  s.queue(),
+                  s.queue,
                   n,
                   ar.cause().toString());
+              release(env.id());
               // A short, growing pause so a failing dependency is not hammered.
-              vertx.setTimer(100L * n, t -> client.basicNack(tag, false, true));
+              vertx.setTimer(100L * n, t -> nack(d));
             }
           }
         });
   }
 
-  private void park(String queue, RabbitMQMessage m, String cause, String reason, long tag) {
-    metrics.parked(queue, cause);
-    LOG.warn("parking a message from {} ({}): {}", queue, cause, reason);
+  /** The handler of {@code id} is done: copies that waited for it are dispatched again. */
+  private void release(String id) {
+    List<Delivery> waiting = inFlight.remove(id);
+    if (waiting == null) return;
+    for (Delivery w : waiting) onDelivery(w);
+  }
+
+  private void ack(Delivery d) {
+    if (!current(d)) {
+      stale(d, "ack");
+      return;
+    }
+    client.basicAck(d.tag(), false);
+  }
+
+  private void nack(Delivery d) {
+    if (!current(d)) {
+      stale(d, "nack");
+      return;
+    }
+    client.basicNack(d.tag(), false, true);
+  }
+
+  private void stale(Delivery d, String what) {
+    if (closed) return;
+    metrics.stale(d.sub.queue);
+    LOG.info(
+        "not {}ing delivery {} of {}: its channel is gone, the broker redelivers it",
+        what,
+        d.tag(),
+        d.sub.queue);
+  }
+
+  /**
+   * Moves a delivery to the parking queue, keeping its body, properties and headers, with the cause
+   * and reason added as headers; acks it once the broker confirmed the parked copy.
+   *
+   * <p>{@code user_id} cannot be kept (the broker validates it against our login), so the original
+   * goes into {@code x-original-user-id}; {@code livemigrate parked replay} puts it back.
+   */
+  private void park(Delivery d, String cause, String reason) {
+    Subscription s = d.sub;
+    RabbitMQMessage m = d.msg;
+    metrics.parked(s.queue, cause);
+    LOG.warn("parking a message from {} ({}): {}", s.queue, cause, reason);
+    AMQP.BasicProperties in = (AMQP.BasicProperties) m.properties();
     Map<String, Object> headers = new HashMap<>();
+    if (in != null && in.getHeaders() != null) headers.putAll(in.getHeaders());
     headers.put("x-parked-reason", truncate(reason, 1000));
     headers.put("x-parked-cause", cause);
-    headers.put("x-original-queue", queue);
+    headers.put("x-original-queue", s.queue);
+    headers.put("x-original-exchange", m.envelope().getExchange());
+    headers.put("x-original-routing-key", m.envelope().getRoutingKey());
     headers.put("x-parked-by", sender.service() + "@" + sender.host());
-    AMQP.BasicProperties props =
-        new AMQP.BasicProperties.Builder()
-            .contentType("application/octet-stream")
+    headers.put("x-parked-at", Instant.now().toString());
+    if (in != null && in.getUserId() != null) headers.put("x-original-user-id", in.getUserId());
+    AMQP.BasicProperties.Builder b =
+        (in == null ? new AMQP.BasicProperties.Builder() : in.builder())
             .deliveryMode(2)
             .headers(headers)
-            .build();
-    confirmed("", topology.parkedQueue(), props, m.body())
+            .userId(login);
+    if (in == null || in.getContentType() == null) b.contentType("application/octet-stream");
+    confirmed(topology.parkingExchange(), s.queue, b.build(), m.body())
         .onComplete(
             ar -> {
               if (ar.failed()) {
                 // Not parked: leave it with the broker rather than lose it.
-                LOG.error("could not park a message from {}: {}", queue, ar.cause().toString());
-                vertx.setTimer(1000, t -> client.basicNack(tag, false, true));
+                LOG.error("could not park a message from {}: {}", s.queue, ar.cause().toString());
+                vertx.setTimer(1000, t -> nack(d));
               } else {
-                client.basicAck(tag, false);
+                ack(d);
               }
             });
   }
@@ -308,7 +758,9 @@ public final class Bus {
     return s.length() <= max ? s : s.substring(0, max);
   }
 
-  /** Sends a command to a queue (through the commands exchange). */
+  // ------------------------------------------------------------------ publishing
+
+  /** Sends a command (or a reply) to a queue, through the commands exchange. */
   public Future<Void> send(String queue, Envelope env) {
     return publish(topology.commands(), queue, env);
   }
@@ -318,17 +770,79 @@ public final class Bus {
     return publish(topology.events(), routingKey, env);
   }
 
-  /** Publishes an envelope and waits for the broker's confirm. */
+  /**
+   * Publishes an envelope once: the future succeeds when the broker confirmed it, and fails when it
+   * did not within {@code [bus] confirm_timeout_ms} (waiting that long for a lost connection to
+   * come back), when the broker refused it, or when the channel was replaced before the confirm
+   * (the message may or may not have been routed). A caller that must not lose the message
+   * publishes the same envelope again (same id; receivers skip duplicates), or calls {@link
+   * #publishUntilConfirmed}.
+   */
   public Future<Void> publish(String exchange, String routingKey, Envelope env) {
+    return confirmed(exchange, routingKey, properties(env), env.toJson().toBuffer());
+  }
+
+  /**
+   * Publishes an envelope until the broker confirms it: on every failure the same message (same id)
+   * is published again after a growing pause (up to 5 s), for as long as it takes. The future fails
+   * only when the bus is closed meanwhile. For outcomes an agent must not lose; the receiver
+   * handles duplicates.
+   */
+  public Future<Void> publishUntilConfirmed(String exchange, String routingKey, Envelope env) {
+    Promise<Void> done = Promise.promise();
+    AMQP.BasicProperties props = properties(env);
+    Buffer body = env.toJson().toBuffer();
+    attempt(exchange, routingKey, props, body, 1, done);
+    return done.future();
+  }
+
+  /** {@link #publishUntilConfirmed} through the commands exchange, to a queue. */
+  public Future<Void> sendUntilConfirmed(String queue, Envelope env) {
+    return publishUntilConfirmed(topology.commands(), queue, env);
+  }
+
+  private void attempt(
+      String exchange,
+      String routingKey,
+      AMQP.BasicProperties props,
+      Buffer body,
+      int n,
+      Promise<Void> done) {
+    confirmed(exchange, routingKey, props, body)
+        .onSuccess(v -> done.tryComplete())
+        .onFailure(
+            e -> {
+              if (closed) {
+                done.tryFail(e);
+                return;
+              }
+              metrics.publishRetry(exchange.isEmpty() ? "(default)" : exchange);
+              if (n == 1 || n % 10 == 0) {
+                LOG.warn(
+                    "{} {} to {}/{} not confirmed (attempt {}), publishing it again: {}",
+                    props.getType(),
+                    props.getMessageId(),
+                    exchange,
+                    routingKey,
+                    n,
+                    e.toString());
+              }
+              long pause = Math.min(RETRY_MAX_PAUSE_MS, 100L << Math.min(n, 6));
+              vertx.setTimer(pause, t -> attempt(exchange, routingKey, props, body, n + 1, done));
+            });
+  }
+
+  private AMQP.BasicProperties properties(Envelope env) {
     AMQP.BasicProperties.Builder b =
         new AMQP.BasicProperties.Builder()
             .contentType("application/json")
             .deliveryMode(2)
             .messageId(env.id())
             .type(env.type())
+            .userId(login)
             .timestamp(new java.util.Date());
     if (env.correlationId() != null) b.correlationId(env.correlationId());
-    return confirmed(exchange, routingKey, b.build(), env.toJson().toBuffer());
+    return b.build();
   }
 
   /** Publishes a raw JSON document (a notification) and waits for the confirm. */
@@ -340,14 +854,27 @@ public final class Bus {
             .deliveryMode(2)
             .messageId(messageId)
             .type(routingKey)
+            .userId(login)
             .build();
     return confirmed(exchange, routingKey, props, body.toBuffer());
   }
 
   /** Publishes raw bytes; for tests that need to send what no contract would. */
   public Future<Void> publishRaw(String exchange, String routingKey, Buffer body) {
-    return confirmed(
-        exchange, routingKey, new AMQP.BasicProperties.Builder().deliveryMode(2).build(), body);
+    return publishRaw(
+        exchange,
+        routingKey,
+        new AMQP.BasicProperties.Builder().deliveryMode(2).userId(login).build(),
+        body);
+  }
+
+  /**
+   * Publishes raw bytes with the given properties as they are (a {@code user_id} other than the
+   * login is refused by the broker); for tests and {@code livemigrate parked replay}.
+   */
+  public Future<Void> publishRaw(
+      String exchange, String routingKey, AMQP.BasicProperties props, Buffer body) {
+    return confirmed(exchange, routingKey, props, body);
   }
 
   private Future<Void> confirmed(
@@ -358,59 +885,194 @@ public final class Bus {
     }
     Promise<Void> p = Promise.promise();
     long start = System.nanoTime();
-    Runnable send =
-        () -> {
-          long timer =
-              vertx.setTimer(
-                  settings.confirmTimeoutMs(),
-                  t ->
-                      p.tryFail(
-                          new TimeoutException(
-                              "no broker confirm within "
-                                  + settings.confirmTimeoutMs()
-                                  + " ms for "
-                                  + exchange
-                                  + "/"
-                                  + routingKey)));
-          publisher
-              .publishConfirm(exchange, routingKey, props, body)
-              .onComplete(
-                  ar -> {
-                    vertx.cancelTimer(timer);
-                    if (ar.succeeded()) {
-                      metrics.confirmLatency(System.nanoTime() - start);
-                      p.tryComplete();
-                    } else {
-                      p.tryFail(ar.cause());
-                    }
-                  });
-        };
     // The client's single channel must only be used from its own context.
     if (Vertx.currentContext() == context) {
-      send.run();
+      confirms.publish(exchange, routingKey, props, body, start, p);
     } else {
-      context.runOnContext(v -> send.run());
+      context.runOnContext(v -> confirms.publish(exchange, routingKey, props, body, start, p));
     }
     String ex = exchange.isEmpty() ? "(default)" : exchange;
+    String to = exchange.equals(topology.commands()) ? target(routingKey) : null;
     return p.future()
-        .onSuccess(v -> metrics.published(ex, true))
-        .onFailure(e -> metrics.published(ex, false));
+        .onSuccess(
+            v -> {
+              metrics.confirmLatency(System.nanoTime() - start);
+              metrics.published(ex, true);
+              if (to != null) metrics.command(to, true);
+            })
+        .onFailure(
+            e -> {
+              metrics.published(ex, false);
+              if (to != null) metrics.command(to, false);
+            });
+  }
+
+  private String target(String queue) {
+    if (queue.startsWith(topology.namespace() + ".compute.")) return "compute";
+    if (queue.equals(topology.schedulerQueue())) return "scheduler";
+    if (queue.equals(topology.conductorQueue())) return "conductor";
+    return "other";
   }
 
   /**
-   * Deletes the given queues, the parking queue and the namespace's exchanges; for tests that run
-   * on a shared broker and must leave nothing behind.
+   * Publisher confirms tracked per channel. The client's own publisher loses its confirm listener
+   * when the client replaces a closed channel without reconnecting (every later confirm then times
+   * out), so the listener is installed again on whichever channel the client uses now, and what was
+   * waiting on the old one fails at once (its caller publishes again).
+   */
+  private final class Confirms {
+    /** The channel (client channel instance) our confirm listener listens on; -1 = none. */
+    private long listening = -1;
+
+    private Future<Void> installing;
+
+    /** Publishes waiting for a confirm on {@link #listening}, by publish sequence number. */
+    private final NavigableMap<Long, Pending> pending = new ConcurrentSkipListMap<>();
+
+    private final class Pending {
+      final Promise<Void> promise;
+      long timer = -1;
+      long seq = -1;
+
+      Pending(Promise<Void> promise) {
+        this.promise = promise;
+      }
+
+      void fail(Throwable e) {
+        if (timer >= 0) vertx.cancelTimer(timer);
+        promise.tryFail(e);
+      }
+
+      void succeed() {
+        if (timer >= 0) vertx.cancelTimer(timer);
+        promise.tryComplete();
+      }
+    }
+
+    void publish(
+        String exchange,
+        String routingKey,
+        AMQP.BasicProperties props,
+        Buffer body,
+        long start,
+        Promise<Void> p) {
+      long deadline = start + settings.confirmTimeoutMs() * 1_000_000;
+      Pending pd = new Pending(p);
+      pd.timer =
+          vertx.setTimer(
+              settings.confirmTimeoutMs(),
+              t -> {
+                if (pd.seq >= 0) pending.remove(pd.seq, pd);
+                pd.promise.tryFail(
+                    new TimeoutException(
+                        "no broker confirm within "
+                            + settings.confirmTimeoutMs()
+                            + " ms for "
+                            + exchange
+                            + "/"
+                            + routingKey));
+              });
+      whenConnected(deadline)
+          .compose(v -> listen())
+          .compose(
+              v -> {
+                long on = listening;
+                return client.basicPublishWithDeliveryTag(
+                    exchange,
+                    routingKey,
+                    props,
+                    body,
+                    seq -> {
+                      // On the client's worker thread, just before the publish.
+                      pd.seq = seq;
+                      if (channelInstance() == on) {
+                        pending.put(seq, pd);
+                      } else {
+                        context.runOnContext(
+                            x ->
+                                pd.fail(
+                                    new IllegalStateException(
+                                        "the channel was replaced; publish again")));
+                      }
+                    });
+              })
+          .onFailure(pd::fail);
+    }
+
+    /** Waits (polling, bounded by {@code deadline}) for the client to be connected. */
+    private Future<Void> whenConnected(long deadline) {
+      if (client.isConnected() || closed) return Future.succeededFuture();
+      if (System.nanoTime() > deadline) {
+        return Future.failedFuture(new IllegalStateException("not connected to the broker"));
+      }
+      Promise<Void> p = Promise.promise();
+      vertx.setTimer(100, t -> whenConnected(deadline).onComplete(p));
+      return p.future();
+    }
+
+    private Future<Void> listen() {
+      if (listening >= 0 && listening == channelInstance()) return Future.succeededFuture();
+      // A finished attempt is never reused: one that failed while the client was reconnecting
+      // (even synchronously, "Not connected") must not fail every later publish.
+      if (installing != null && !installing.isComplete()) return installing;
+      failAll("the channel was replaced before the broker confirmed; publish again");
+      installing =
+          client
+              .addConfirmListener(CONFIRM_QUEUE)
+              .map(
+                  stream -> {
+                    long on = channelInstance();
+                    stream.handler(c -> onConfirm(on, c));
+                    listening = on;
+                    return (Void) null;
+                  });
+      return installing;
+    }
+
+    private void onConfirm(long on, RabbitMQConfirmation c) {
+      if (on != listening) return; // a late confirm of a channel given up on
+      Map<Long, Pending> done =
+          c.isMultiple()
+              ? pending.headMap(c.getDeliveryTag(), true)
+              : pending.subMap(c.getDeliveryTag(), true, c.getDeliveryTag(), true);
+      for (Pending pd : List.copyOf(done.values())) {
+        if (c.isSucceeded()) pd.succeed();
+        else pd.fail(new IllegalStateException("the broker refused the message (nack)"));
+      }
+      done.clear();
+    }
+
+    void failAll(String why) {
+      if (pending.isEmpty()) return;
+      IllegalStateException e = new IllegalStateException(why);
+      for (Pending pd : List.copyOf(pending.values())) pd.fail(e);
+      pending.clear();
+    }
+  }
+
+  // ------------------------------------------------------------------ operator and test helpers
+
+  /**
+   * Deletes the given queues, the parking and unroutable queues and the namespace's exchanges; for
+   * tests that run on a shared broker and must leave nothing behind.
    */
   public Future<Void> deleteTopology(List<String> queues) {
     Future<Void> f = Future.succeededFuture();
     List<String> all = new ArrayList<>(queues);
     all.add(topology.parkedQueue());
+    all.add(topology.unroutable());
     for (String q : all) {
       f =
           f.compose(
               v -> client.queueDelete(q).<Void>mapEmpty().recover(e -> Future.succeededFuture()));
     }
-    for (String x : List.of(topology.commands(), topology.events(), topology.notifications())) {
+    for (String x :
+        List.of(
+            topology.commands(),
+            topology.events(),
+            topology.notifications(),
+            topology.parkingExchange(),
+            topology.unroutable())) {
       f = f.compose(v -> client.exchangeDelete(x).recover(e -> Future.succeededFuture()));
     }
     return f;
@@ -421,25 +1083,25 @@ public final class Bus {
     return client.messageCount(queue);
   }
 
-  /** Fetches one message from a queue, if any; for inspecting the parking queue. */
+  /** Fetches (and acks) one message from a queue, if any; for inspecting the parking queue. */
   public Future<RabbitMQMessage> get(String queue) {
     return client.basicGet(queue, true);
   }
 
   /**
-   * Closes the connection, which ends every consumer at once. The publisher is not stopped first:
-   * its stop waits for a send queue that a lost confirm can hold forever.
+   * Closes the connection, which ends every consumer at once. Publishes still waiting for a confirm
+   * fail.
    */
   public Future<Void> close() {
     closed = true;
     metrics.connected.set(0);
     subscriptions.clear();
-    publisher.stop();
+    confirms.failAll("bus closed");
     LOG.info("closing the bus connection of {}@{}", sender.service(), sender.host());
     // Cancel consumers first: the client treats a consumer cut off by its own stop() as an
     // unexpected shutdown, reconnects and consumes again, stealing messages from our successor.
     Future<Void> cancelled = Future.succeededFuture();
-    for (io.vertx.rabbitmq.RabbitMQConsumer c : consumers) {
+    for (RabbitMQConsumer c : consumers) {
       cancelled = cancelled.compose(v -> c.cancel().recover(e -> Future.succeededFuture()));
     }
     consumers.clear();

@@ -11,6 +11,12 @@ final class BusMetrics {
   private final MeterRegistry registry;
   private final String service;
   final AtomicInteger connected = new AtomicInteger();
+  final AtomicInteger outdated = new AtomicInteger();
+
+  /** Every cause a parked message can have; registered at zero per consumed queue. */
+  static final String[] CAUSES = {
+    "undecodable", "invalid", "forbidden", "handler_failed", "unroutable"
+  };
 
   BusMetrics(MeterRegistry registry, String service) {
     this.registry = registry;
@@ -19,6 +25,10 @@ final class BusMetrics {
         "livemigrate_bus_connected",
         io.micrometer.core.instrument.Tags.of("service", service),
         connected);
+    registry.gauge(
+        "livemigrate_bus_topology_outdated",
+        io.micrometer.core.instrument.Tags.of("service", service),
+        outdated);
   }
 
   /**
@@ -27,7 +37,7 @@ final class BusMetrics {
    * and dashboards could not tell "none" from "not exported".
    */
   void consuming(String queue) {
-    for (String cause : new String[] {"undecodable", "invalid", "handler_failed"}) {
+    for (String cause : CAUSES) {
       Counter.builder("livemigrate_bus_parked")
           .description("Messages moved to the parking queue, by cause")
           .tags("service", service, "queue", queue, "cause", cause)
@@ -41,12 +51,46 @@ final class BusMetrics {
         .description("Messages delivered again by the broker")
         .tags("service", service, "queue", queue)
         .register(registry);
+    staleCounter(queue);
+  }
+
+  private Counter staleCounter(String queue) {
+    return Counter.builder("livemigrate_bus_stale_deliveries")
+        .description(
+            "Deliveries not acked because their channel was gone (the broker redelivers them)")
+        .tags("service", service, "queue", queue)
+        .register(registry);
+  }
+
+  void stale(String queue) {
+    staleCounter(queue).increment();
+  }
+
+  void publishRetry(String exchange) {
+    Counter.builder("livemigrate_bus_publish_retries")
+        .description("Publishes attempted again because the previous attempt was not confirmed")
+        .tags("service", service, "exchange", exchange)
+        .register(registry)
+        .increment();
   }
 
   void published(String exchange, boolean ok) {
     Counter.builder("livemigrate_bus_published")
         .description("Messages published, by outcome of the broker confirm")
         .tags("service", service, "exchange", exchange, "outcome", ok ? "confirmed" : "failed")
+        .register(registry)
+        .increment();
+  }
+
+  /**
+   * Publishes on the commands exchange by the kind of queue they go to ({@code compute}, {@code
+   * scheduler}, {@code conductor}): what "commands sent" means when they are compared with what the
+   * receivers handled.
+   */
+  void command(String to, boolean ok) {
+    Counter.builder("livemigrate_bus_commands")
+        .description("Messages published to a queue through the commands exchange, by target")
+        .tags("service", service, "to", to, "outcome", ok ? "confirmed" : "failed")
         .register(registry)
         .increment();
   }

@@ -161,6 +161,66 @@ public final class Options {
           "",
           "Inbound address per destination host, host=addr,host=addr (unlisted: the host name).");
 
+  // [libvirt] checks before the first byte, faster and encrypted streams (issue 15, issue 13)
+  public static final Option VIRT_TYPE =
+      choice(
+          "libvirt",
+          "virt_type",
+          "kvm",
+          List.of("kvm", "qemu"),
+          "Domain type of this host's guests (qemu = TCG); what the destination compares a guest's"
+              + " CPU and machine type against before a migration.");
+  public static final Option PARALLEL_CONNECTIONS =
+      integer(
+          "libvirt",
+          "live_migration_parallel_connections",
+          1,
+          1,
+          255,
+          "Parallel connections (QEMU multifd) of an outbound migration's memory stream; 1 = one"
+              + " stream. With post-copy permitted it needs QEMU 10.1 or later, else one stream is"
+              + " used.");
+  public static final Option NATIVE_TLS =
+      bool(
+          "libvirt",
+          "live_migration_with_native_tls",
+          false,
+          "Encrypt the migration stream with QEMU's native TLS (VIR_MIGRATE_TLS); both hosts need"
+              + " migrate_tls_x509_cert_dir in qemu.conf with a CA and their certificates.");
+  public static final Option COMPRESSION =
+      choice(
+          "libvirt",
+          "live_migration_compression",
+          "none",
+          List.of("none", "xbzrle", "zstd"),
+          "Compression of an outbound migration's memory stream (VIR_MIGRATE_COMPRESSED): xbzrle"
+              + " sends only the changed bytes of re-dirtied pages; zstd (multifd, needs libvirt 9.4"
+              + " or later and live_migration_parallel_connections > 1) compresses every page.");
+  public static final Option COMPRESSION_LEVEL =
+      integer(
+          "libvirt",
+          "live_migration_compression_level",
+          1,
+          0,
+          20,
+          "zstd level of live_migration_compression = zstd (1 fastest, 20 smallest).");
+  public static final Option DIRTY_RATE_CALC =
+      integer(
+          "libvirt",
+          "dirty_rate_calc_period",
+          1,
+          0,
+          60,
+          "Seconds of each dirty-rate measurement of a running guest (virDomainStartDirtyRateCalc),"
+              + " taken at most once per report interval and never during a migration; 0 = off.");
+  public static final Option INSTANCES_PATH =
+      str(
+          "DEFAULT",
+          "instances_path",
+          "/var/lib/libvirt/images",
+          "Directory of instance disks (a libvirt dir pool's target). Each host keeps a marker"
+              + " file there; a host that sees another's marker shares its storage.");
+
   // [compute]
   public static final Option HYPERVISOR =
       choice(
@@ -182,9 +242,11 @@ public final class Options {
       str(
           "compute",
           "state_dir",
-          "",
-          "Where the agent journals its running migrations, to re-attach to them after a restart;"
-              + " empty = no journal.");
+          "/var/lib/livemigrate/compute",
+          "Where the agent journals its outbound migrations (start command, outcome until the"
+              + " broker confirms it, its epoch), to re-attach to them after a restart and lose no"
+              + " outcome. The all-in-one uses its data directory. Empty = no journal (not"
+              + " recommended: a restarted agent then forgets its running migrations).");
 
   // [simulated]
   public static final Option SIM_LINK_MIBPS =
@@ -271,6 +333,24 @@ public final class Options {
   public static final Option STORE_USER = str("conductor", "store_user", "", "Store user.");
   public static final Option STORE_PASSWORD =
       str("conductor", "store_password", "", "Store password.");
+  public static final Option STORE_POOL_SIZE =
+      integer(
+          "conductor",
+          "store_pool_size",
+          8,
+          1,
+          200,
+          "Connections in the store's pool: how many messages, API calls and deadlines this"
+              + " conductor handles at once (each in one transaction).");
+  public static final Option STORE_CONNECTION_TIMEOUT_MS =
+      integer(
+          "conductor",
+          "store_connection_timeout_ms",
+          2000,
+          250,
+          60_000,
+          "Milliseconds a transaction waits for a connection before the store counts as"
+              + " unreachable (then /health says so and messages wait to be retried).");
   public static final Option PREPARE_TIMEOUT =
       integer(
           "conductor",
@@ -322,7 +402,15 @@ public final class Options {
   public static final Option OPS_LISTEN =
       str("ops", "listen", "127.0.0.1", "Address of /metrics and /health.");
   public static final Option OPS_PORT =
-      integer("ops", "port", 0, 0, 65535, "Port of /metrics and /health (0 = any free port).");
+      integer(
+          "ops",
+          "port",
+          0,
+          0,
+          65535,
+          "Base port of /metrics and /health on this host: the conductor listens on it, the"
+              + " scheduler on port + 1, a compute agent on port + 2 (as the all-in-one numbers"
+              + " them), so services sharing a host and a file never collide; 0 = any free port.");
 
   // [bus]
   public static final Option PREFETCH =
@@ -351,6 +439,204 @@ public final class Options {
           1,
           1000,
           "Deliveries of a message whose handler keeps failing before it is parked.");
+
+  // [simulated] the host and guests of a simulated compute agent (serve compute-agent)
+  public static final Option SIM_VCPUS =
+      integer("simulated", "vcpus", 16, 1, 100_000, "Physical CPUs a simulated host reports.");
+  public static final Option SIM_MEMORY_MB =
+      integer(
+          "simulated", "memory_mb", 32768, 1, 1L << 40, "Memory a simulated host reports, MiB.");
+  public static final Option SIM_DISK_GB =
+      integer(
+          "simulated", "disk_gb", 500, 0, 1L << 30, "Local disk a simulated host reports, GiB.");
+  public static final Option SIM_GUESTS =
+      str(
+          "simulated",
+          "guests",
+          "",
+          "Guests running on a simulated host at start: name:key=value,...;name:... with keys"
+              + " uuid (default: derived from the name), vcpus (1), memory_mb (2048), disk_gb (20),"
+              + " project (admin), user (admin), flavor (m1.small), dirty_rate_mibps (0),"
+              + " working_set_mib (0 = a quarter of memory).");
+  public static final Option SIM_STATE_FILE =
+      str(
+          "simulated",
+          "state_file",
+          "",
+          "Where a simulated host keeps its domains across agent restarts, as libvirtd keeps its"
+              + " own (jobs are not kept); empty = a restart starts from the configured guests.");
+  public static final Option SIM_FABRIC_DIR =
+      str(
+          "simulated",
+          "fabric_dir",
+          "",
+          "Directory shared by the simulated hosts of one lab (one machine): a completed transfer"
+              + " hands its guest to the destination through it, so the destination runs the guest"
+              + " only once it arrived. Empty = this host is not linked, and its post-migration"
+              + " trusts the conductor.");
+  public static final Option SIM_GUESTS_FILE =
+      str(
+          "simulated",
+          "guests_file",
+          "",
+          "File of more guests for a simulated host, one JSON object per line with the keys of"
+              + " guests plus name, e.g. {\"name\": \"vm1\", \"memory_mb\": 2048}; # starts a"
+              + " comment line.");
+  // [keystone_authtoken]: keystonemiddleware's names, so a nova.conf section carries over.
+  public static final Option KEYSTONE_AUTH_URL =
+      str(
+          "keystone_authtoken",
+          "auth_url",
+          "",
+          "Keystone URL (e.g. http://controller:5000, /v3 is added when missing). Set = the API"
+              + " validates X-Auth-Token with Keystone, after the token file and admin token.");
+  public static final Option KEYSTONE_WWW_AUTHENTICATE_URI =
+      str(
+          "keystone_authtoken",
+          "www_authenticate_uri",
+          "",
+          "Keystone URL the API's 401 answers point clients to (WWW-Authenticate: Keystone"
+              + " uri=...); empty = auth_url.");
+  public static final Option KEYSTONE_AUTH_TYPE =
+      choice(
+          "keystone_authtoken",
+          "auth_type",
+          "password",
+          List.of("password"),
+          "How the API authenticates itself to Keystone: password (the service user below).");
+  public static final Option KEYSTONE_USERNAME =
+      str("keystone_authtoken", "username", "", "The API's service user.");
+  public static final Option KEYSTONE_PASSWORD =
+      str("keystone_authtoken", "password", "", "The service user's password.");
+  public static final Option KEYSTONE_PROJECT_NAME =
+      str("keystone_authtoken", "project_name", "service", "The service user's project.");
+  public static final Option KEYSTONE_USER_DOMAIN_NAME =
+      str("keystone_authtoken", "user_domain_name", "Default", "The service user's domain.");
+  public static final Option KEYSTONE_PROJECT_DOMAIN_NAME =
+      str(
+          "keystone_authtoken",
+          "project_domain_name",
+          "Default",
+          "The domain of the service user's project.");
+  public static final Option KEYSTONE_TOKEN_CACHE_TIME =
+      integer(
+          "keystone_authtoken",
+          "token_cache_time",
+          300,
+          0,
+          86400,
+          "Seconds a validated token is trusted without asking Keystone again (never past its"
+              + " expiry); a revoked token stops working within this time. 0 = no cache.");
+  public static final Option KEYSTONE_TOKEN_CACHE_SIZE =
+      integer(
+          "keystone_authtoken",
+          "token_cache_size",
+          10_000,
+          1,
+          10_000_000,
+          "Validated tokens kept at most; the least recently used one goes first.");
+  public static final Option KEYSTONE_HTTP_CONNECT_TIMEOUT =
+      integer(
+          "keystone_authtoken",
+          "http_connect_timeout",
+          5,
+          1,
+          600,
+          "Seconds Keystone has to answer one request (connect included); then the API answers"
+              + " 503.");
+  public static final Option KEYSTONE_HTTP_REQUEST_MAX_RETRIES =
+      integer(
+          "keystone_authtoken",
+          "http_request_max_retries",
+          3,
+          0,
+          100,
+          "Retries of a Keystone request whose connection failed (a pooled connection the server"
+              + " closed, a refused connect) before the API answers 503.");
+
+  // [bus] identities, delivery and TLS (issue 13; README "The bus: identities, delivery and TLS")
+  public static final Option VERIFY_IDENTITY =
+      choice(
+          "bus",
+          "verify_identity",
+          "auto",
+          List.of("auto", "true", "false"),
+          "Check the broker-validated user_id of every message against who may send it. auto: on"
+              + " when this service logs in under its own identity (conductor, scheduler,"
+              + " compute-<host>), off when every service shares one login (guest in dev).");
+  public static final Option IDENTITY_PREFIX =
+      str(
+          "bus",
+          "identity_prefix",
+          "",
+          "Prefix of the broker user names (<prefix>conductor, <prefix>compute-<host>), for"
+              + " several deployments on one broker.");
+  public static final Option QUEUE_TYPE =
+      choice(
+          "bus",
+          "queue_type",
+          "quorum",
+          List.of("quorum", "classic"),
+          "Type of the queues the services declare: quorum (RabbitMQ: replicated, with"
+              + " delivery_limit) or classic. The embedded broker has only classic queues and"
+              + " ignores this.");
+  public static final Option DELIVERY_LIMIT =
+      integer(
+          "bus",
+          "delivery_limit",
+          20,
+          2,
+          10_000,
+          "Quorum queues: deliveries after which the broker itself parks a message (one whose"
+              + " consumer dies on it every time). Returns on a lost connection count too, so keep"
+              + " it well above max_deliveries.");
+  public static final Option BUS_SSL_CA_FILE =
+      str(
+          "bus",
+          "ssl_ca_file",
+          "",
+          "amqps:// only: PEM file of the CA(s) the broker's certificate must chain to; empty ="
+              + " the JVM's trust store.");
+  public static final Option BUS_SSL_CERT_FILE =
+      str("bus", "ssl_cert_file", "", "amqps:// only: PEM client certificate (optional).");
+  public static final Option BUS_SSL_KEY_FILE =
+      str("bus", "ssl_key_file", "", "amqps:// only: PEM private key of ssl_cert_file.");
+  public static final Option BUS_SSL_VERIFY_HOSTNAME =
+      bool(
+          "bus",
+          "ssl_verify_hostname",
+          true,
+          "amqps:// only: the broker's certificate must name the host of transport_url.");
+  public static final Option API_SSL_CERT_FILE =
+      str(
+          "api",
+          "ssl_cert_file",
+          "",
+          "PEM certificate (chain) of the API; set with ssl_key_file to serve HTTPS.");
+  public static final Option API_SSL_KEY_FILE =
+      str("api", "ssl_key_file", "", "PEM private key of the API's certificate.");
+  public static final Option OPS_SSL_CERT_FILE =
+      str(
+          "ops",
+          "ssl_cert_file",
+          "",
+          "PEM certificate of /metrics and /health; set with ssl_key_file to serve HTTPS.");
+  public static final Option OPS_SSL_KEY_FILE =
+      str("ops", "ssl_key_file", "", "PEM private key of the ops certificate.");
+  public static final Option OPS_SSL_CA_FILE =
+      str(
+          "ops",
+          "ssl_ca_file",
+          "",
+          "PEM CA file: when set, scrapers must present a client certificate it signed.");
+  public static final Option PEERS =
+      str(
+          "compute",
+          "peers",
+          "",
+          "Compute hosts this agent may migrate to or from (comma-separated), besides those named"
+              + " in [libvirt] live_migration_inbound_addrs. Both empty = any well-formed host"
+              + " name (the conductor's inventory is then the only check).");
 
   /** All keys, by {@code section.name}. */
   public static final Map<String, Option> ALL = index();

@@ -34,6 +34,8 @@ public final class AgentEvents {
    *     compares with its own CPU before prepare); null where the hypervisor has none
    * @param machineType the guest's machine type (e.g. {@code pc-q35-7.2}); null = unknown
    * @param dirtyRateBps the guest's last measured memory dirty rate, bytes/s; null = not measured
+   * @param memoryDataBytes the guest memory a migration would send (its non-zero pages); null = not
+   *     measured (then its RAM size is the estimate)
    */
   public record InstanceReport(
       String uuid,
@@ -47,7 +49,8 @@ public final class AgentEvents {
       String flavor,
       String cpuXml,
       String machineType,
-      Long dirtyRateBps) {
+      Long dirtyRateBps,
+      Long memoryDataBytes) {
     public InstanceReport {
       notBlank(uuid, "uuid");
       nonNegative(vcpus, "vcpus");
@@ -67,7 +70,9 @@ public final class AgentEvents {
         String projectId,
         String userId,
         String flavor) {
-      this(uuid, name, state, vcpus, memoryMb, diskGb, projectId, userId, flavor, null, null, null);
+      this(
+          uuid, name, state, vcpus, memoryMb, diskGb, projectId, userId, flavor, null, null, null,
+          null);
     }
   }
 

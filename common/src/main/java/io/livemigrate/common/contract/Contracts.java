@@ -36,6 +36,7 @@ public final class Contracts {
     register("destinations", Destinations.class);
     register("release_claim", SchedulerMessages.ReleaseClaim.class);
     register("service_status", SchedulerMessages.ServiceStatus.class);
+    register("in_flight", SchedulerMessages.InFlight.class);
     register("prepare_destination", PrepareDestination.class);
     register("start_migration", StartMigration.class);
     register("abort_migration", AbortMigration.class);

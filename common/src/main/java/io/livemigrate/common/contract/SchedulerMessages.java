@@ -80,6 +80,41 @@ public final class SchedulerMessages {
   }
 
   /**
+   * Every live migration in flight as the conductor's store holds it: the destination each one
+   * claims. Sent periodically to the scheduler, which rebuilds its claims from it after a restart
+   * and drops any claim whose migration ended (a release that never arrived), so no slot leaks.
+   *
+   * <p>Version history: 1 - initial.
+   *
+   * @param asOfMs when the snapshot was read (the conductor's clock)
+   */
+  public record InFlight(long asOfMs, List<Claimed> migrations) implements Message {
+    public static final int VERSION = 1;
+
+    public InFlight {
+      migrations = migrations == null ? List.of() : List.copyOf(migrations);
+    }
+  }
+
+  /** One in-flight migration's claim: what it needs on its destination. */
+  public record Claimed(
+      String instanceUuid,
+      String sourceHost,
+      String destHost,
+      int vcpus,
+      long memoryMb,
+      long diskGb) {
+    public Claimed {
+      notBlank(instanceUuid, "instanceUuid");
+      notBlank(sourceHost, "sourceHost");
+      notBlank(destHost, "destHost");
+      nonNegative(vcpus, "vcpus");
+      nonNegative(memoryMb, "memoryMb");
+      nonNegative(diskGb, "diskGb");
+    }
+  }
+
+  /**
    * The operator's view of a compute service, published by the conductor whenever it changes and at
    * start, so the scheduler never picks a disabled or forced-down host.
    *

@@ -1,9 +1,11 @@
 package io.livemigrate.common.ops;
 
+import io.livemigrate.common.config.Config;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
 import java.util.function.Supplier;
@@ -33,9 +35,36 @@ public final class OpsServer {
       int port,
       List<PrometheusMeterRegistry> registries,
       Supplier<JsonObject> health) {
+    return start(vertx, new HttpServerOptions().setHost(host).setPort(port), registries, health);
+  }
+
+  /**
+   * Starts the server as {@code [ops]} configures it: address, port and, with a certificate, HTTPS
+   * ({@link ServerTls#ops}).
+   */
+  public static Future<OpsServer> start(
+      Vertx vertx,
+      Config config,
+      List<PrometheusMeterRegistry> registries,
+      Supplier<JsonObject> health) {
+    HttpServerOptions o;
+    try {
+      o = ServerTls.ops(config);
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(new IllegalArgumentException("[ops] " + e.getMessage(), e));
+    }
+    return start(vertx, o, registries, health);
+  }
+
+  /** Starts the server with the given listener options (address, port, TLS). */
+  public static Future<OpsServer> start(
+      Vertx vertx,
+      HttpServerOptions options,
+      List<PrometheusMeterRegistry> registries,
+      Supplier<JsonObject> health) {
     HttpServer s =
         vertx
-            .createHttpServer()
+            .createHttpServer(options)
             .requestHandler(
                 req -> {
                   String path = req.path();
@@ -59,7 +88,7 @@ public final class OpsServer {
                     req.response().setStatusCode(404).end();
                   }
                 });
-    return s.listen(port, host).map(OpsServer::new);
+    return s.listen().map(OpsServer::new);
   }
 
   /** Starts the server for one registry. */

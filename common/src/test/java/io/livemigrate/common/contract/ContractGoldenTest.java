@@ -75,6 +75,18 @@ class ContractGoldenTest {
                   2, "hosts:List<String>", "rejected:Map<String,String>", "waitReason:String")),
           Map.entry("release_claim", Fingerprint.of(1, "instanceUuid:String", "outcome:String")),
           Map.entry(
+              "in_flight",
+              Fingerprint.of(
+                  1,
+                  "asOfMs:long",
+                  "migrations:List<Claimed>",
+                  "migrations.instanceUuid:String",
+                  "migrations.sourceHost:String",
+                  "migrations.destHost:String",
+                  "migrations.vcpus:int",
+                  "migrations.memoryMb:long",
+                  "migrations.diskGb:long")),
+          Map.entry(
               "service_status",
               Fingerprint.of(
                   1,
@@ -152,6 +164,7 @@ class ContractGoldenTest {
                   "instances.cpuXml:String",
                   "instances.machineType:String",
                   "instances.dirtyRateBps:Long",
+                  "instances.memoryDataBytes:Long",
                   "jobs:List<String>",
                   "sharedStorageWith:List<String>",
                   "cpuAllocationRatio:Double",
