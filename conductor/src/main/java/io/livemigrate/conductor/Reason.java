@@ -25,7 +25,42 @@ public enum Reason {
   /** The destination agent went silent during the migration. */
   DEST_AGENT_LOST,
   /** The destination could not take over after the transfer. */
-  POST_FAILED;
+  POST_FAILED,
+  /** The destination's CPU cannot run the guest's (checked before the first byte). */
+  CPU_INCOMPATIBLE,
+  /** The destination's QEMU does not offer the guest's machine type. */
+  MACHINE_TYPE_UNSUPPORTED,
+  /** The destination's hypervisor is older than the source's. */
+  HYPERVISOR_TOO_OLD,
+  /** A shared-storage migration, but the destination does not see the source's storage. */
+  STORAGE_NOT_SHARED,
+  /**
+   * An agent refused the other host: not a known peer ({@code [compute] peers}) or no host name.
+   */
+  PEER_REFUSED,
+  /** Reconciliation found the domain running on two hosts; nothing was destroyed. */
+  DUPLICATE_DOMAIN,
+  /** Reconciliation found the domain running on no host at all. */
+  INSTANCE_LOST;
+
+  /** Refusals a destination gives before the first byte; any other prepare failure is generic. */
+  private static final java.util.Set<Reason> PREPARE_REFUSALS =
+      java.util.EnumSet.of(
+          CPU_INCOMPATIBLE,
+          MACHINE_TYPE_UNSUPPORTED,
+          HYPERVISOR_TOO_OLD,
+          STORAGE_NOT_SHARED,
+          PEER_REFUSED);
+
+  /** The destination's refusal code as the migration's reason. */
+  public static Reason fromPrepare(String code) {
+    if (code != null) {
+      for (Reason r : PREPARE_REFUSALS) {
+        if (r.name().equals(code)) return r;
+      }
+    }
+    return PREPARE_FAILED;
+  }
 
   /** The agent's reason code mapped onto ours; unknown codes are hypervisor errors. */
   public static Reason fromAgent(String code) {

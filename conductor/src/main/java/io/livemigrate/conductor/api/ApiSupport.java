@@ -1,6 +1,5 @@
 package io.livemigrate.conductor.api;
 
-import io.livemigrate.conductor.impl.ApiException;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -35,6 +34,7 @@ final class ApiSupport {
       case 409 -> "conflictingRequest";
       case 413, 429 -> "overLimit";
       case 501 -> "notImplemented";
+      case 503 -> "serviceUnavailable";
       default -> "computeFault";
     };
   }
@@ -57,6 +57,24 @@ final class ApiSupport {
   static boolean atLeast(RoutingContext ctx, int minor) {
     int[] v = ctx.get("microversion");
     return v != null && (v[0] > 2 || (v[0] == 2 && v[1] >= minor));
+  }
+
+  /** The request's microversion minor number (2.minor). */
+  static int minor(RoutingContext ctx) {
+    int[] v = ctx.get("microversion");
+    return v == null ? 1 : v[0] > 2 ? Integer.MAX_VALUE : v[1];
+  }
+
+  /** A non-negative integer query parameter, Nova's 400 otherwise. */
+  static int intParam(String raw, String name, int dflt) {
+    if (raw == null) return dflt;
+    try {
+      int v = Integer.parseInt(raw.trim());
+      if (v < 0) throw new NumberFormatException();
+      return v;
+    } catch (NumberFormatException e) {
+      throw invalidQuery(name, raw, "does not match '^[0-9]*$'");
+    }
   }
 
   /** 404 as Nova gives for a route its microversion does not have. */

@@ -1,5 +1,6 @@
 package io.livemigrate.conductor.api;
 
+import io.vertx.core.Future;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,7 +23,7 @@ import java.util.Set;
  *
  * <p>Lookups are constant-time per candidate hash. Immutable after construction; thread-safe.
  */
-public final class Auth {
+public final class Auth implements Authenticator {
   /** An authenticated caller. */
   public record Identity(String projectId, String userId, Set<String> roles) {
     public boolean isAdmin() {
@@ -89,6 +90,15 @@ public final class Auth {
       }
     }
     return found;
+  }
+
+  /** {@link #identify} as an {@link Authenticator}: an unknown token is a 401. */
+  @Override
+  public Future<Identity> authenticate(String token) {
+    Identity id = identify(token);
+    return id != null
+        ? Future.succeededFuture(id)
+        : Future.failedFuture(AuthenticationException.unauthorized(null));
   }
 
   /** Lower-case hex SHA-256 of the token's UTF-8 bytes: what the token file stores. */

@@ -1,11 +1,11 @@
 package io.livemigrate.conductor.api;
 
+import static io.livemigrate.conductor.api.ApiSupport.clip;
 import static io.livemigrate.conductor.api.ApiSupport.jsonBody;
 import static io.livemigrate.conductor.api.ApiSupport.onlyKeys;
 import static io.livemigrate.conductor.api.ApiSupport.requireAdmin;
 
-import io.livemigrate.conductor.impl.ApiException;
-import io.livemigrate.conductor.impl.DrainService;
+import io.livemigrate.conductor.Drains;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -22,9 +22,9 @@ import java.util.List;
  * </pre>
  */
 final class DrainApi {
-  private final DrainService drains;
+  private final Drains drains;
 
-  DrainApi(DrainService drains) {
+  DrainApi(Drains drains) {
     this.drains = drains;
   }
 
@@ -68,17 +68,23 @@ final class DrainApi {
 
   private void list(RoutingContext ctx) {
     requireAdmin(ctx, "os_compute_api:os-livemigrate-drains:index");
-    ctx.json(new JsonObject().put("drains", new JsonArray(drains.list())));
+    drains
+        .list()
+        .onSuccess(l -> ctx.json(new JsonObject().put("drains", new JsonArray(l))))
+        .onFailure(ctx::fail);
   }
 
   private void show(RoutingContext ctx) {
     requireAdmin(ctx, "os_compute_api:os-livemigrate-drains:show");
     String id = ctx.pathParam("id");
-    JsonObject d =
-        drains
-            .get(id)
-            .orElseThrow(() -> new ApiException(404, "Drain " + id + " could not be found."));
-    ctx.json(new JsonObject().put("drain", d));
+    drains
+        .get(id)
+        .map(
+            d ->
+                d.orElseThrow(
+                    () -> new ApiException(404, "Drain " + clip(id) + " could not be found.")))
+        .onSuccess(d -> ctx.json(new JsonObject().put("drain", d)))
+        .onFailure(ctx::fail);
   }
 
   private static String string(JsonObject o, String key, boolean required) {

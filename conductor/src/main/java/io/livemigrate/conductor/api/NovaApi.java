@@ -5,15 +5,17 @@ import static io.livemigrate.conductor.api.ApiSupport.MIN_VERSION;
 import static io.livemigrate.conductor.api.ApiSupport.clip;
 import static io.livemigrate.conductor.api.ApiSupport.error;
 
-import io.livemigrate.conductor.impl.ApiException;
-import io.livemigrate.conductor.impl.Conductor;
-import io.livemigrate.conductor.impl.DrainService;
-import io.livemigrate.conductor.impl.ServiceAdmin;
+import io.livemigrate.common.bus.TransientFailure;
+import io.livemigrate.conductor.Drains;
+import io.livemigrate.conductor.Inventory;
+import io.livemigrate.conductor.MigrationRefused;
+import io.livemigrate.conductor.MigrationService;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -31,10 +33,11 @@ import org.slf4j.LoggerFactory;
  * is on every log line the request causes, in every service.
  *
  * <p>Contract: version discovery ({@code GET /}, {@code GET /v2.1}) needs no token; everything else
- * needs {@code X-Auth-Token} (401 without a known one) and, for admin-only routes, the admin role
- * (403). A version outside the range is 406, a malformed one 400, a wrong method on a known path
- * 405, an unknown path 404. Errors use Nova's shape, e.g. {@code {"badRequest": {"code": 400,
- * "message": "..."}}}; an unexpected failure is a 500 {@code computeFault} and is logged.
+ * needs {@code X-Auth-Token} (401 without a valid one, 503 when Keystone cannot be asked) and, for
+ * admin-only routes, the admin role (403). A version outside the range is 406, a malformed one 400,
+ * a wrong method on a known path 405, an unknown path 404. Errors use Nova's shape, e.g. {@code
+ * {"badRequest": {"code": 400, "message": "..."}}}; an unexpected failure is a 500 {@code
+ * computeFault} and is logged.
  */
 public final class NovaApi {
   private static final Logger LOG = LoggerFactory.getLogger(NovaApi.class);
@@ -43,34 +46,45 @@ public final class NovaApi {
   static final long BODY_LIMIT = 64 * 1024;
 
   private final Vertx vertx;
-  private final Auth auth;
+  private final Authenticator auth;
   private final MeterRegistry registry;
   private final ServersApi servers;
-  private final InfraApi infra;
+  private final MigrationsApi migrations;
+  private final ServicesApi services;
+  private final HypervisorsApi hypervisors;
+  private final HostsApi hosts;
   private final DrainApi drains;
 
   /**
-   * @param auth who each token is
+   * @param auth who each token is: the token file and admin token, and Keystone when configured
    * @param serviceDownTimeMs heartbeat age after which a service counts as down
    */
   public NovaApi(
       Vertx vertx,
-      Conductor conductor,
-      ServiceAdmin serviceAdmin,
-      DrainService drains,
-      Auth auth,
+      MigrationService migrations,
+      Inventory inventory,
+      Drains drains,
+      Authenticator auth,
       long serviceDownTimeMs,
       MeterRegistry registry) {
     this.vertx = vertx;
     this.auth = auth;
     this.registry = registry;
-    this.servers = new ServersApi(conductor, serviceDownTimeMs);
-    this.infra = new InfraApi(conductor, serviceAdmin, serviceDownTimeMs);
+    this.servers = new ServersApi(inventory, migrations, serviceDownTimeMs);
+    this.migrations = new MigrationsApi(inventory, migrations);
+    this.services = new ServicesApi(inventory, serviceDownTimeMs);
+    this.hypervisors = new HypervisorsApi(inventory, serviceDownTimeMs);
+    this.hosts = new HostsApi(inventory);
     this.drains = new DrainApi(drains);
   }
 
   public Future<HttpServer> listen(String host, int port) {
-    return vertx.createHttpServer().requestHandler(router()).listen(port, host);
+    return listen(new HttpServerOptions().setHost(host).setPort(port));
+  }
+
+  /** Listens as {@code options} say: address, port and HTTPS (see {@code ServerTls.options}). */
+  public Future<HttpServer> listen(HttpServerOptions options) {
+    return vertx.createHttpServer(options).requestHandler(router()).listen();
   }
 
   Router router() {
@@ -83,7 +97,10 @@ public final class NovaApi {
     r.route("/v2.1/*").handler(this::authenticate);
     r.route("/v2.1/*").handler(this::microversion);
     servers.routes(r);
-    infra.routes(r);
+    migrations.routes(r);
+    services.routes(r);
+    hypervisors.routes(r);
+    hosts.routes(r);
     drains.routes(r);
     // Handlers throw ApiException for bad paths and bodies; render it, log anything else.
     r.route()
@@ -92,6 +109,13 @@ public final class NovaApi {
               Throwable f = ctx.failure();
               if (f instanceof ApiException a) {
                 error(ctx, a.status(), a.getMessage());
+              } else if (f instanceof MigrationRefused m) {
+                error(ctx, status(m), m.getMessage());
+              } else if (TransientFailure.isTransient(f)) {
+                // The store is unreachable: say so, and that the client may retry.
+                ctx.response().putHeader("Retry-After", "5");
+                error(
+                    ctx, 503, "The compute service is temporarily unavailable: " + f.getMessage());
               } else if (ctx.statusCode() == 413) {
                 error(ctx, 413, "Request is too large.");
               } else if (ctx.statusCode() >= 400 && ctx.statusCode() < 500) {
@@ -112,6 +136,15 @@ public final class NovaApi {
           error(ctx, 500, "Unexpected API Error. Please report this.");
         });
     return r;
+  }
+
+  /** The one mapping of the conductor's typed refusals to HTTP. */
+  static int status(MigrationRefused m) {
+    return switch (m.kind()) {
+      case NOT_FOUND -> 404;
+      case INVALID -> 400;
+      case CONFLICT -> 409;
+    };
   }
 
   // ------------------------------------------------------------ plumbing
@@ -179,13 +212,23 @@ public final class NovaApi {
   }
 
   private void authenticate(RoutingContext ctx) {
-    Auth.Identity id = auth.identify(ctx.request().getHeader("X-Auth-Token"));
-    if (id == null) {
-      error(ctx, 401, "The request you have made requires authentication.");
-      return;
-    }
-    ctx.put("identity", id);
-    ctx.next();
+    auth.authenticate(ctx.request().getHeader("X-Auth-Token"))
+        .onComplete(
+            ar -> {
+              if (ar.succeeded()) {
+                ctx.put("identity", ar.result());
+                ctx.next();
+              } else if (ar.cause() instanceof Authenticator.AuthenticationException e) {
+                if (e.challenge() != null) {
+                  ctx.response().putHeader("WWW-Authenticate", e.challenge());
+                }
+                error(ctx, e.status(), e.getMessage());
+              } else {
+                // Not known to be valid, so not let in; and not the caller's fault.
+                LOG.error("[{}] token check failed", (Object) ctx.get("reqId"), ar.cause());
+                error(ctx, 503, Authenticator.AuthenticationException.unavailable().getMessage());
+              }
+            });
   }
 
   private void microversion(RoutingContext ctx) {

@@ -7,21 +7,28 @@ import io.livemigrate.common.config.Options;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.common.ops.OpsServer;
 import io.livemigrate.common.ops.Registries;
+import io.livemigrate.common.ops.ServerTls;
 import io.livemigrate.conductor.api.Auth;
+import io.livemigrate.conductor.api.Authenticator;
 import io.livemigrate.conductor.api.NovaApi;
-import io.livemigrate.conductor.impl.Conductor;
+import io.livemigrate.conductor.api.keystone.KeystoneAuthenticator;
+import io.livemigrate.conductor.api.keystone.KeystoneSettings;
 import io.livemigrate.conductor.impl.ConductorMetrics;
+import io.livemigrate.conductor.impl.ConductorService;
 import io.livemigrate.conductor.impl.ConductorSettings;
-import io.livemigrate.conductor.impl.DrainService;
-import io.livemigrate.conductor.impl.ServiceAdmin;
 import io.livemigrate.conductor.store.Store;
+import io.livemigrate.conductor.store.StoreSettings;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
 import java.nio.file.Path;
+import java.util.List;
 
-/** Wires the conductor: store, bus, saga, the Nova-compatible API, /metrics and /health. */
+/**
+ * Wires one conductor: store, bus, the conductor service, the Nova-compatible API, /metrics and
+ * /health. Several may run on one store; each serves the API.
+ */
 public final class ConductorVerticle extends VerticleBase {
   private final Config config;
   private final String adminToken;
@@ -29,9 +36,7 @@ public final class ConductorVerticle extends VerticleBase {
   private PrometheusMeterRegistry vertxRegistry;
   private Store store;
   private Bus bus;
-  private Conductor conductor;
-  private ServiceAdmin serviceAdmin;
-  private DrainService drains;
+  private ConductorService conductor;
   private HttpServer api;
   private OpsServer ops;
 
@@ -56,22 +61,24 @@ public final class ConductorVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     ConductorSettings settings = ConductorSettings.from(config);
+    StoreSettings storeSettings = StoreSettings.from(config);
     String tokenFile = config.string(Options.API_TOKEN_FILE);
-    Auth auth;
+    Authenticator auth;
     try {
-      auth =
+      Auth local =
           Auth.load(
               adminToken, tokenFile == null || tokenFile.isBlank() ? null : Path.of(tokenFile));
+      KeystoneSettings keystone = KeystoneSettings.from(config);
+      // Local tokens first: they cost no round trip and work while Keystone is down.
+      auth =
+          keystone == null
+              ? local
+              : Authenticator.firstOf(List.of(local, new KeystoneAuthenticator(vertx, keystone)));
     } catch (IllegalArgumentException e) {
       return Future.failedFuture(e);
     }
     return vertx
-        .executeBlocking(
-            () ->
-                Store.open(
-                    config.string(Options.STORE_URL),
-                    config.string(Options.STORE_USER),
-                    config.string(Options.STORE_PASSWORD)))
+        .executeBlocking(() -> Store.open(storeSettings))
         .compose(
             s -> {
               store = s;
@@ -84,47 +91,45 @@ public final class ConductorVerticle extends VerticleBase {
         .compose(
             b -> {
               bus = b;
-              conductor = new Conductor(vertx, b, store, settings, new ConductorMetrics(registry));
+              conductor =
+                  new ConductorService(
+                      vertx,
+                      b,
+                      store,
+                      settings,
+                      new ConductorMetrics(registry),
+                      storeSettings.poolSize());
               return conductor.start();
-            })
-        .compose(
-            v -> {
-              // Resend statuses at half the down time: a restarted scheduler learns them quickly.
-              serviceAdmin =
-                  new ServiceAdmin(
-                      vertx, conductor, Math.max(1000, settings.serviceDownTimeMs() / 2));
-              drains = new DrainService(vertx, conductor, serviceAdmin);
-              return serviceAdmin.start();
             })
         .compose(
             v ->
                 new NovaApi(
                         vertx,
-                        conductor,
-                        serviceAdmin,
-                        drains,
+                        conductor.migrations(),
+                        conductor.inventory(),
+                        conductor.drains(),
                         auth,
                         settings.serviceDownTimeMs(),
                         registry)
-                    .listen(config.string(Options.API_LISTEN), config.integer(Options.API_PORT)))
+                    .listen(
+                        // The API's own keys; ServerTls is the one factory for every listener.
+                        ServerTls.options(
+                            config.string(Options.API_LISTEN),
+                            config.integer(Options.API_PORT),
+                            config.string(Options.API_SSL_CERT_FILE),
+                            config.string(Options.API_SSL_KEY_FILE),
+                            "")))
         .compose(
             server -> {
               api = server;
-              return OpsServer.start(
-                  vertx,
-                  config.string(Options.OPS_LISTEN),
-                  config.integer(Options.OPS_PORT),
-                  registries(),
-                  conductor::health);
+              return OpsServer.start(vertx, config, registries(), conductor::health);
             })
         .onSuccess(o -> ops = o);
   }
 
   @Override
   public Future<?> stop() {
-    // Stop taking work first (API, then consumers), then timers and the store.
-    if (serviceAdmin != null) serviceAdmin.stop();
-    if (drains != null) drains.stop();
+    // Stop taking work first (API, then consumers), then the scans and the store.
     Future<Void> f = api == null ? Future.succeededFuture() : api.close();
     return f.compose(v -> bus == null ? Future.succeededFuture() : bus.close())
         .compose(v -> ops == null ? Future.succeededFuture() : ops.close())
@@ -146,13 +151,12 @@ public final class ConductorVerticle extends VerticleBase {
     return ops.port();
   }
 
-  public Conductor conductor() {
+  /** The conductor's services, for tests that drive it below the API. */
+  public ConductorService conductor() {
     return conductor;
   }
 
-  private java.util.List<PrometheusMeterRegistry> registries() {
-    return vertxRegistry == null
-        ? java.util.List.of(registry)
-        : java.util.List.of(registry, vertxRegistry);
+  private List<PrometheusMeterRegistry> registries() {
+    return vertxRegistry == null ? List.of(registry) : List.of(registry, vertxRegistry);
   }
 }

@@ -1,7 +1,8 @@
 package io.livemigrate.conductor.impl;
 
-import io.livemigrate.conductor.store.MigrationRow;
-import io.livemigrate.conductor.store.ServiceRow;
+import io.livemigrate.conductor.MigrationRow;
+import io.livemigrate.conductor.ServiceRow;
+import io.livemigrate.conductor.store.StoreHealth;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -28,6 +29,9 @@ public final class ConductorMetrics {
   private final Map<String, Progress> progress = new ConcurrentHashMap<>();
 
   private final AtomicLong hostsUp = new AtomicLong();
+  private final AtomicLong inFlight = new AtomicLong();
+  private final AtomicLong duplicateDomains = new AtomicLong();
+  private final AtomicLong outboxPending = new AtomicLong();
   private final AtomicLong hostsDown = new AtomicLong();
   private final MultiGauge heartbeatAge;
   private final MultiGauge inPhase;
@@ -42,6 +46,16 @@ public final class ConductorMetrics {
     Gauge.builder("livemigrate_hosts", hostsDown, AtomicLong::get)
         .description("Compute hosts by liveness (heartbeat within service_down_time, not forced)")
         .tag("state", "down")
+        .register(registry);
+    Gauge.builder("livemigrate_migrations_in_flight", inFlight, AtomicLong::get)
+        .description("Unfinished migrations in the store (every conductor of a store shows it)")
+        .register(registry);
+    Gauge.builder("livemigrate_duplicate_domains", duplicateDomains, AtomicLong::get)
+        .description("Instances reconciliation found running on two hosts (never destroyed)")
+        .register(registry);
+    REPAIRS.forEach(this::repairs);
+    Gauge.builder("livemigrate_outbox_pending", outboxPending, AtomicLong::get)
+        .description("Messages in the outbox not confirmed by the broker yet")
         .register(registry);
     heartbeatAge =
         MultiGauge.builder("livemigrate_host_heartbeat_age_seconds")
@@ -65,30 +79,32 @@ public final class ConductorMetrics {
   }
 
   /**
-   * Counts and oldest age per phase of the unfinished migrations; for "stuck in a phase" alerts
-   * without a series per migration. Called on the conductor's context, which owns the rows.
+   * Counts and oldest age per phase of the unfinished migrations, from the store's aggregate (the
+   * same on every conductor of a store: aggregate with max(), not sum()); for "stuck in a phase"
+   * alerts without a series per migration.
+   *
+   * @param byStatus per wire status: the count and the earliest start of that phase (epoch ms)
    */
-  void phases(Iterable<MigrationRow> active, long nowMs) {
+  void phases(Map<String, long[]> byStatus, long nowMs) {
     Map<String, long[]> byPhase = new java.util.TreeMap<>();
     for (String phase :
         List.of("accepted", "queued", "preparing", "running", "postcopy", "post_migrating")) {
       byPhase.put(phase, new long[] {0, -1});
     }
-    for (MigrationRow m : active) {
-      if (m.status.isFinal()) continue;
-      long since =
-          switch (m.status) {
-            case QUEUED -> m.queuedMs;
-            case PREPARING -> m.preparingMs;
-            case RUNNING -> m.runningMs;
-            case POSTCOPY -> m.postcopyMs;
-            case POST_MIGRATING -> m.postMigratingMs;
-            default -> m.createdMs;
+    long total = 0;
+    for (Map.Entry<String, long[]> e : byStatus.entrySet()) {
+      String phase =
+          switch (e.getKey()) {
+            case "running (post-copy)" -> "postcopy";
+            case "post-migrating" -> "post_migrating";
+            default -> e.getKey();
           };
-      long[] v = byPhase.computeIfAbsent(phaseName(m), k -> new long[] {0, -1});
-      v[0]++;
-      if (since > 0) v[1] = Math.max(v[1], nowMs - since);
+      long[] v = byPhase.computeIfAbsent(phase, k -> new long[] {0, -1});
+      v[0] += e.getValue()[0];
+      total += e.getValue()[0];
+      if (e.getValue()[1] > 0) v[1] = Math.max(v[1], nowMs - e.getValue()[1]);
     }
+    inFlight.set(total);
     List<MultiGauge.Row<?>> counts = new ArrayList<>();
     List<MultiGauge.Row<?>> ages = new ArrayList<>();
     byPhase.forEach(
@@ -98,19 +114,98 @@ public final class ConductorMetrics {
         });
     inPhase.register(counts, true);
     oldestInPhase.register(ages, true);
+    // Progress gauges of migrations this conductor no longer hears about (another conductor took
+    // their messages, or they ended there) go, so cardinality stays bounded.
+    progress
+        .entrySet()
+        .removeIf(
+            e -> {
+              boolean stale = nowMs - e.getValue().updatedMs > PROGRESS_GAUGE_TTL_MS;
+              if (stale) e.getValue().meters.forEach(registry::remove);
+              return stale;
+            });
   }
 
-  /** The phase label of a status: its wire name, post-copy folded to "postcopy". */
-  static String phaseName(MigrationRow m) {
-    return switch (m.status) {
-      case POSTCOPY -> "postcopy";
-      case POST_MIGRATING -> "post_migrating";
-      default -> m.status.wire();
-    };
+  private static final long PROGRESS_GAUGE_TTL_MS = 60_000;
+
+  /** Duplicated domains flagged by reconciliation (an alert fires above 0). */
+  void duplicates(long n) {
+    duplicateDomains.set(n);
   }
 
-  void bindInFlight(Map<String, MigrationRow> active) {
-    registry.gauge("livemigrate_migrations_in_flight", active, Map::size);
+  /** Messages waiting in the outbox. */
+  void outboxPending(long n) {
+    outboxPending.set(n);
+  }
+
+  void outboxPublished(boolean ok) {
+    Counter.builder("livemigrate_outbox_published")
+        .description("Outbox messages published, by whether the broker confirmed them")
+        .tag("outcome", ok ? "confirmed" : "failed")
+        .register(registry)
+        .increment();
+  }
+
+  void outboxResent(int n) {
+    Counter.builder("livemigrate_outbox_resent")
+        .description(
+            "Outbox messages published again by the sweep (a failed publish or a dead"
+                + " conductor's)")
+        .register(registry)
+        .increment(n);
+  }
+
+  /** A message that changed nothing: late, duplicated, or for a step already decided. */
+  void stale(String type) {
+    Counter.builder("livemigrate_conductor_stale_messages")
+        .description("Messages for a migration that changed nothing (late or not awaited)")
+        .tag("type", type)
+        .register(registry)
+        .increment();
+  }
+
+  void duplicateMessage() {
+    Counter.builder("livemigrate_conductor_duplicate_messages")
+        .description("Messages whose id this store had handled already (redeliveries)")
+        .register(registry)
+        .increment();
+  }
+
+  /** A deadline fired (claimed by this conductor). */
+  void deadline(String kind) {
+    Counter.builder("livemigrate_deadlines_fired")
+        .description("Deadlines this conductor acted on, by kind (completion or the step)")
+        .tag("kind", kind)
+        .register(registry)
+        .increment();
+  }
+
+  /** Every repair reconciliation makes; counted from 0 so that alerts see the first one. */
+  static final List<String> REPAIRS =
+      List.of(
+          "host_corrected",
+          "failed_behind",
+          "completed_behind",
+          "duplicate_domain",
+          "instance_lost");
+
+  /** A repair reconciliation made, by kind (one of {@link #REPAIRS}). */
+  void reconciled(String kind) {
+    repairs(kind).increment();
+  }
+
+  private Counter repairs(String kind) {
+    return Counter.builder("livemigrate_reconcile_repairs")
+        .description("Repairs reconciliation made to the record, by kind")
+        .tag("kind", kind)
+        .register(registry);
+  }
+
+  /** 1 while the store answers, 0 during an outage (which /health reports with its reason). */
+  void watchStore(StoreHealth health) {
+    Gauge.builder("livemigrate_store_up", health, h -> h.up() ? 1 : 0)
+        .description("1 while the conductor's store answers, 0 during an outage")
+        .register(registry);
   }
 
   /** The live values behind one migration's gauges; written on the conductor's context. */
@@ -120,6 +215,7 @@ public final class ConductorMetrics {
     volatile double total;
     volatile double dirtyRate;
     volatile double eta = Double.NaN;
+    volatile long updatedMs;
     final List<Meter> meters = new ArrayList<>();
   }
 
@@ -163,6 +259,7 @@ public final class ConductorMetrics {
                       .register(registry));
               return n;
             });
+    p.updatedMs = System.currentTimeMillis();
     p.remaining = m.memoryRemaining + m.diskRemaining;
     p.processed = m.memoryProcessed + m.diskProcessed;
     p.total = m.memoryTotal + m.diskTotal;
@@ -242,6 +339,11 @@ public final class ConductorMetrics {
           .register(registry)
           .record(Duration.ofMillis(end - at[i]));
     }
+  }
+
+  /** Applied progress of one migration (its gauges); see {@link #progress(MigrationRow)}. */
+  long inFlight() {
+    return inFlight.get();
   }
 
   /** Liveness of compute hosts from the services table, refreshed periodically. */

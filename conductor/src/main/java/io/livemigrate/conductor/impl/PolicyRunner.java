@@ -1,10 +1,10 @@
 package io.livemigrate.conductor.impl;
 
+import io.livemigrate.conductor.MigrationRow;
 import io.livemigrate.conductor.policy.MigrationPolicy;
 import io.livemigrate.conductor.policy.PolicyConfig;
 import io.livemigrate.conductor.policy.PolicyState;
 import io.livemigrate.conductor.policy.Sample;
-import io.livemigrate.conductor.store.MigrationRow;
 import io.vertx.core.json.JsonObject;
 
 /**
@@ -61,7 +61,8 @@ final class PolicyRunner {
             j.getDouble("bandwidth_ewma"),
             j.getInteger("escalation"),
             j.getLong("escalated_at_ms"),
-            j.getBoolean("final"));
+            j.getBoolean("final"),
+            j.getInteger("escalated_at_iteration", -1));
     Sample sample =
         new Sample(
             Math.max(0, nowMs - m.runningMs),
@@ -74,18 +75,18 @@ final class PolicyRunner {
             m.mode == null ? "precopy" : m.mode);
     MigrationPolicy.Result r = MigrationPolicy.evaluate(c, st, sample);
     m.policy = encode(r.state(), c.dataGb(), c.permitPostCopy(), c.permitAutoConverge());
+    m.finalAction = m.finalAction || r.state().finalAction();
     m.etaMs = r.prediction().etaMs();
     m.predictedDowntimeMs = r.prediction().expectedDowntimeMs();
     return r;
   }
 
-  /** Whether the policy already took its final action (force-complete or abort). */
-  static boolean decided(MigrationRow m) {
-    return m.policy != null && new JsonObject(m.policy).getBoolean("final", false);
-  }
-
-  /** Marks the final action as taken (the completion timer took it). */
+  /**
+   * Marks the final action as taken (the completion deadline took it): in the row, and in the
+   * policy's own state so it does not take one more.
+   */
   static void markDecided(MigrationRow m) {
+    m.finalAction = true;
     if (m.policy != null) m.policy = new JsonObject(m.policy).put("final", true).encode();
   }
 
@@ -102,6 +103,7 @@ final class PolicyRunner {
         .put("escalation", st.escalation())
         .put("escalated_at_ms", st.escalatedAtMs())
         .put("final", st.finalAction())
+        .put("escalated_at_iteration", st.escalatedAtIteration())
         .encode();
   }
 }

@@ -4,67 +4,53 @@ import io.livemigrate.common.contract.Envelope;
 import io.livemigrate.common.contract.Message;
 import io.livemigrate.common.contract.SchedulerMessages.Destinations;
 import io.livemigrate.common.contract.SchedulerMessages.SelectDestinations;
+import io.livemigrate.conductor.Compensation;
+import io.livemigrate.conductor.InstanceRow;
+import io.livemigrate.conductor.MigrationRow;
 import io.livemigrate.conductor.MigrationStatus;
 import io.livemigrate.conductor.Reason;
-import io.livemigrate.conductor.store.InstanceRow;
-import io.livemigrate.conductor.store.MigrationRow;
-import io.vertx.core.Future;
+import io.livemigrate.conductor.Step;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Asks the scheduler for destinations, skipping hosts already tried for this migration. When the
- * source or the cluster is at its live-migration limit the migration waits, {@code queued}, and
- * asks again every {@code queue_retry_ms} (Nova queues on the source host instead).
+ * Asks the scheduler for destinations, skipping hosts already tried. When the source or the cluster
+ * is at its live-migration limit the migration waits, {@code queued}, and asks again every {@code
+ * queue_retry_ms} (Nova queues on the source host instead). The scheduler claims the host it names,
+ * so the claim's release is registered before the request goes out.
  */
 final class SelectDestinationTask extends MigrationTask {
   private static final Logger LOG = LoggerFactory.getLogger(SelectDestinationTask.class);
 
-  SelectDestinationTask(Saga saga) {
-    super(saga);
+  @Override
+  Step step() {
+    return Step.SELECT;
   }
 
   @Override
-  List<String> steps() {
-    return List.of(SELECT, QUEUE);
+  void execute(StepContext c, MigrationRow m) {
+    InstanceRow i = c.tx().inventory().instance(m.instanceUuid).orElseThrow();
+    SelectDestinations req =
+        new SelectDestinations(
+            m.instanceUuid,
+            m.sourceCompute,
+            m.requestedHost,
+            i.vcpus(),
+            i.memoryMb(),
+            m.blockMigration ? i.diskGb() : 0,
+            List.copyOf(m.triedHosts));
+    Saga.register(m, Compensation.RELEASE_CLAIM);
+    String id = c.messages().toScheduler(c, m, req);
+    await(m, Step.SELECT, id, c.now() + c.settings().prepareTimeoutMs());
   }
 
   @Override
-  Future<Void> execute(MigrationRow m) {
-    return saga.db(s -> s.instance(m.instanceUuid))
-        .compose(
-            inst -> {
-              InstanceRow i = inst.orElseThrow();
-              SelectDestinations req =
-                  new SelectDestinations(
-                      m.instanceUuid,
-                      m.sourceCompute,
-                      m.requestedHost,
-                      i.vcpus(),
-                      i.memoryMb(),
-                      m.blockMigration ? i.diskGb() : 0,
-                      List.copyOf(m.triedHosts));
-              m.step = SELECT;
-              m.stepDeadlineMs = now() + saga.settings().prepareTimeoutMs();
-              return saga.save(m).compose(v -> saga.agents().toScheduler(m, req));
-            });
-  }
-
-  @Override
-  Future<Void> onMessage(MigrationRow m, Envelope env, Message body) {
-    if (!(body instanceof Destinations d) || !SELECT.equals(m.step)) {
-      return Future.succeededFuture();
-    }
+  void onMessage(StepContext c, MigrationRow m, Envelope env, Message body) {
+    if (!(body instanceof Destinations d)) return;
     if (d.waitReason() != null) {
-      if (m.status == MigrationStatus.ACCEPTED) m.moveTo(MigrationStatus.QUEUED, now());
-      if (!d.waitReason().equals(m.message)) {
-        LOG.info("{} queued: {}", ctx(m), d.waitReason());
-      }
-      m.message = d.waitReason();
-      m.step = QUEUE;
-      m.stepDeadlineMs = now() + saga.settings().queueRetryMs();
-      return saga.save(m);
+      waitInQueue(c, m, d.waitReason());
+      return;
     }
     m.message = null;
     if (d.hosts().isEmpty()) {
@@ -72,26 +58,58 @@ final class SelectDestinationTask extends MigrationTask {
           d.rejected().isEmpty()
               ? "No valid host was found. There are not enough hosts available."
               : "No valid host was found. " + String.join(" ", d.rejected().values());
-      LOG.warn("{} {}", ctx(m), why);
-      return saga.finish(m, MigrationStatus.FAILED, Reason.NO_VALID_HOST, why);
+      c.saga().finish(c, m, MigrationStatus.FAILED, Reason.NO_VALID_HOST, why);
+      return;
     }
-    m.destCompute = d.hosts().get(0);
-    LOG.info("{} scheduler chose {} (candidates {})", ctx(m), m.destCompute, d.hosts());
-    return saga.next(PREPARE, m);
+    String chosen = null;
+    List<String> why = new java.util.ArrayList<>();
+    for (String host : d.hosts()) {
+      DestinationCheck.Verdict v = DestinationCheck.check(c, m, host);
+      if (v.fits()) {
+        chosen = host;
+        break;
+      }
+      why.add(v.why());
+      if (v.waitForSource()) break;
+    }
+    if (chosen == null) {
+      // The scheduler's view was older than the store's: ask again after the queue pause.
+      waitInQueue(c, m, String.join(" ", why));
+      return;
+    }
+    m.destCompute = chosen;
+    String dest = chosen;
+    c.fx()
+        .afterCommit(
+            () -> LOG.info("{} scheduler chose {} (candidates {})", ctx(m), dest, d.hosts()));
+    c.saga().next(c, m, Step.PREPARE);
+  }
+
+  /** Nothing is wrong with the request, but a limit holds it back: queued, asked again later. */
+  private static void waitInQueue(StepContext c, MigrationRow m, String reason) {
+    if (m.status == MigrationStatus.ACCEPTED) m.moveTo(MigrationStatus.QUEUED, c.now());
+    if (!reason.equals(m.message)) {
+      c.fx().afterCommit(() -> LOG.info("{} queued: {}", ctx(m), reason));
+    }
+    m.message = reason;
+    // Not an error to wait: the deadline is when to ask again.
+    await(m, Step.QUEUE, null, c.now() + c.settings().queueRetryMs());
   }
 
   @Override
-  Future<Void> onDeadline(MigrationRow m) {
-    if (QUEUE.equals(m.step)) return execute(m); // time to ask again
-    return saga.finish(
-        m,
-        MigrationStatus.FAILED,
-        Reason.SCHEDULER_UNAVAILABLE,
-        "The scheduler did not answer within " + saga.settings().prepareTimeoutMs() / 1000 + " s.");
-  }
-
-  @Override
-  Future<Void> resume(MigrationRow m) {
-    return execute(m);
+  void onDeadline(StepContext c, MigrationRow m) {
+    if (m.step == Step.QUEUE) {
+      execute(c, m); // time to ask again
+      return;
+    }
+    c.saga()
+        .finish(
+            c,
+            m,
+            MigrationStatus.FAILED,
+            Reason.SCHEDULER_UNAVAILABLE,
+            "The scheduler did not answer within "
+                + c.settings().prepareTimeoutMs() / 1000
+                + " s.");
   }
 }

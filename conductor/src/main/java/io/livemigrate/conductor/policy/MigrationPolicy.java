@@ -23,6 +23,15 @@ public final class MigrationPolicy {
   /** A new minimum of remaining bytes must be this much lower than the last (noise margin). */
   static final double STALL_MARGIN = 0.04;
 
+  /**
+   * Memory passes auto-converge's throttle gets before the next step: QEMU raises the throttle at
+   * most once per pass, so a grace period in seconds alone can end before it even starts.
+   */
+  static final int AUTO_CONVERGE_PASSES = 2;
+
+  /** ...but no longer than this many grace periods, should the passes take very long. */
+  static final int AUTO_CONVERGE_MAX_GRACES = 3;
+
   private MigrationPolicy() {}
 
   /** The outcome of one evaluation. */
@@ -71,6 +80,7 @@ public final class MigrationPolicy {
     int escalation = st.escalation();
     long escalatedAt = st.escalatedAtMs();
     boolean finalAction = st.finalAction();
+    int acSince = st.escalatedAtIteration();
 
     if (!finalAction && !"postcopy".equals(s.mode())) {
       // 1. Nova's ramp: the latest step whose time has come, never lowering what is in force.
@@ -120,7 +130,10 @@ public final class MigrationPolicy {
         && !"paused".equals(s.mode())
         && !p.fitsDeadline()
         && s.iteration() >= 1
-        && s.elapsedMs() - escalatedAt >= c.graceS() * 1000) {
+        && s.elapsedMs() - escalatedAt >= c.graceS() * 1000
+        && (acSince < 0
+            || s.iteration() >= acSince + AUTO_CONVERGE_PASSES
+            || s.elapsedMs() - escalatedAt >= AUTO_CONVERGE_MAX_GRACES * c.graceS() * 1000)) {
       // 4. Escalate: the estimate says pre-copy will not finish in time.
       String why =
           p.converging()
@@ -131,6 +144,7 @@ public final class MigrationPolicy {
                   + (long) bw
                   + " B/s";
       boolean acted = false;
+      acSince = -1;
       while (!acted) {
         switch (escalation) {
           case 0 -> {
@@ -143,6 +157,7 @@ public final class MigrationPolicy {
           case 1 -> {
             if (c.permitAutoConverge()) {
               out.add(Decision.waitAutoConverge(why));
+              acSince = s.iteration();
               acted = true;
             }
           }
@@ -164,9 +179,157 @@ public final class MigrationPolicy {
     }
     return new Result(
         new PolicyState(
-            rampStep, downtime, minRemaining, minAt, bw, escalation, escalatedAt, finalAction),
+            rampStep,
+            downtime,
+            minRemaining,
+            minAt,
+            bw,
+            escalation,
+            escalatedAt,
+            finalAction,
+            acSince),
         out,
         p);
+  }
+
+  /** Pre-copy passes a prediction counts before it calls the migration not converging. */
+  static final int MAX_ROUNDS = 30;
+
+  /** Setup of a migration before memory flows (connections, the incoming QEMU), ms. */
+  static final long SETUP_MS = 300;
+
+  /**
+   * The guest's pause when post-copy takes over: only the device state and the switch command cross
+   * the link (4 to 30 ms measured on the libvirt testbed), so a fixed allowance.
+   */
+  static final long POSTCOPY_SWITCH_MS = 50;
+
+  /**
+   * Predicts, before the transfer starts, what the policy will end up doing and how long it takes,
+   * from Clark et al.'s pre-copy model: pass 0 sends {@code dataBytes}; each later pass sends what
+   * the guest dirtied during the previous one ({@code dirtyRateBps} times its duration, at most
+   * {@code dataBytes}); the stop-and-copy happens once a pass fits in the max downtime in force
+   * then (the downtime ramp is followed); it does not converge when the dirty rate reaches the
+   * bandwidth or after {@value #MAX_ROUNDS} passes. A migration that does not converge, or would
+   * not finish before the completion timeout, is predicted to take the recommended profile's
+   * escalation (auto-converge, then post-copy or pause where permitted, else refuse) or, under the
+   * default profile, the completion timeout's action.
+   *
+   * @param dataBytes what the migration must send: the guest's non-zero memory where measured (else
+   *     its RAM), plus its disks for a block migration
+   * @param dirtyRateBps the guest's measured dirty rate, bytes/s
+   * @param bandwidthBps the usable bandwidth, bytes/s; 0 or less = unknown
+   */
+  public static StartPrediction predictBeforeStart(
+      PolicyConfig c, long dataBytes, long dirtyRateBps, long bandwidthBps) {
+    if (bandwidthBps <= 0) {
+      return new StartPrediction(
+          "precopy", -1, -1, 0, "BANDWIDTH_UNKNOWN", "no bandwidth to predict with");
+    }
+    double b = bandwidthBps;
+    double d = Math.max(0, dirtyRateBps);
+    String figures =
+        String.format(
+            "%.1f MiB to send, dirty rate %.1f MiB/s, bandwidth %.1f MiB/s",
+            dataBytes / 1048576.0, d / 1048576.0, b / 1048576.0);
+    List<RampStep> ramp =
+        downtimeSteps(c.downtimeMs(), c.downtimeSteps(), c.downtimeDelayS(), c.dataGb());
+    double t = SETUP_MS / 1000.0;
+    double v = dataBytes;
+    int rounds = 0;
+    boolean converges = false;
+    while (rounds < MAX_ROUNDS && d < b) {
+      double allowedS = allowedDowntimeMs(c, ramp, t) / 1000.0;
+      if (rounds > 0 && v <= b * allowedS) {
+        converges = true;
+        break;
+      }
+      double passS = v / b;
+      t += passS;
+      v = Math.min(dataBytes, d * passS);
+      rounds++;
+    }
+    long timeoutMs = c.completionTimeoutS() * 1000;
+    if (converges) {
+      long downtime = (long) (v / b * 1000);
+      long total = (long) (t * 1000) + downtime;
+      if (timeoutMs == 0 || total <= timeoutMs) {
+        return new StartPrediction(
+            "precopy",
+            total,
+            downtime,
+            rounds,
+            "CONVERGES",
+            figures + ": " + rounds + " passes, then stop-and-copy");
+      }
+    }
+    String reason = converges ? "PREDICTED_TIMEOUT" : "NOT_CONVERGING";
+    // What is left to move once the policy acts: at most one pass's worth of dirtied memory.
+    double firstPassS = SETUP_MS / 1000.0 + dataBytes / b;
+    double left = Math.min(dataBytes, d * (dataBytes / b));
+    if (!c.recommended()) {
+      if (!"force_complete".equals(c.timeoutAction()) || timeoutMs == 0) {
+        return new StartPrediction(
+            "refuse",
+            timeoutMs > 0 ? timeoutMs : -1,
+            -1,
+            0,
+            reason,
+            figures + ": pre-copy cannot finish; the completion timeout aborts it");
+      }
+      return finishBy(
+          c.permitPostCopy() ? "postcopy" : "pause",
+          timeoutMs / 1000.0,
+          left,
+          b,
+          reason,
+          figures + ": finished by the completion timeout's force-complete");
+    }
+    // The recommended profile escalates one step per grace period once the first samples show it:
+    // raise the max downtime, wait for auto-converge (its passes), then post-copy or pause.
+    double escalateAt = firstPassS + c.graceS();
+    if (c.permitAutoConverge()) {
+      if (!c.permitPostCopy() && !c.allowPause()) {
+        return new StartPrediction(
+            "auto_converge",
+            -1,
+            (long) (c.downtimeMs()),
+            0,
+            reason,
+            figures + ": only auto-converge's throttle can make it converge");
+      }
+      escalateAt += Math.max(c.graceS(), AUTO_CONVERGE_PASSES * left / b);
+    }
+    escalateAt += c.graceS();
+    if (c.permitPostCopy()) {
+      return finishBy("postcopy", escalateAt, left, b, reason, figures + ": switched to post-copy");
+    }
+    if (c.allowPause()) {
+      return finishBy("pause", escalateAt, left, b, reason, figures + ": the guest is paused");
+    }
+    return new StartPrediction(
+        "refuse",
+        -1,
+        -1,
+        0,
+        reason,
+        figures + ": neither auto-converge, post-copy nor pause is permitted");
+  }
+
+  private static StartPrediction finishBy(
+      String strategy, double atS, double left, double b, String reason, String detail) {
+    long rest = (long) (left / b * 1000);
+    long downtime = "postcopy".equals(strategy) ? POSTCOPY_SWITCH_MS : rest;
+    return new StartPrediction(strategy, (long) (atS * 1000) + rest, downtime, 0, reason, detail);
+  }
+
+  /** The max downtime the ramp allows at {@code atS} seconds (its first step from the start). */
+  private static int allowedDowntimeMs(PolicyConfig c, List<RampStep> ramp, double atS) {
+    int ms = initialDowntimeMs(c);
+    for (RampStep r : ramp) {
+      if (r.atS() <= atS) ms = Math.max(ms, r.downtimeMs());
+    }
+    return ms;
   }
 
   private static Decision timeoutAction(PolicyConfig c, String reason, String detail) {

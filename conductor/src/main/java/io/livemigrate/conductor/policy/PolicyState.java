@@ -12,6 +12,8 @@ package io.livemigrate.conductor.policy;
  * @param escalation how many escalation steps were taken (recommended profile)
  * @param escalatedAtMs when the last escalation step was taken (elapsed ms)
  * @param finalAction set once a force-complete or abort was decided: nothing more is decided
+ * @param escalatedAtIteration the memory iteration at which auto-converge was given its chance
+ *     (recommended profile); -1 = not waiting for it
  */
 public record PolicyState(
     int rampStep,
@@ -21,9 +23,32 @@ public record PolicyState(
     double bandwidthEwma,
     int escalation,
     long escalatedAtMs,
-    boolean finalAction) {
+    boolean finalAction,
+    int escalatedAtIteration) {
+
+  /** A state not waiting for auto-converge (the shape stored before it was tracked). */
+  public PolicyState(
+      int rampStep,
+      int downtimeMs,
+      long minRemaining,
+      long minAtMs,
+      double bandwidthEwma,
+      int escalation,
+      long escalatedAtMs,
+      boolean finalAction) {
+    this(
+        rampStep,
+        downtimeMs,
+        minRemaining,
+        minAtMs,
+        bandwidthEwma,
+        escalation,
+        escalatedAtMs,
+        finalAction,
+        -1);
+  }
 
   public static PolicyState initial(int initialDowntimeMs) {
-    return new PolicyState(-1, initialDowntimeMs, Long.MAX_VALUE, 0, 0, 0, 0, false);
+    return new PolicyState(-1, initialDowntimeMs, Long.MAX_VALUE, 0, 0, 0, 0, false, -1);
   }
 }

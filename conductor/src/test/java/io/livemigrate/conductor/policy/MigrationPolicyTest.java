@@ -235,4 +235,105 @@ class MigrationPolicyTest {
     }
     assertEquals(List.of(), run(config("recommended", "abort", true, true, 30, true), pc));
   }
+
+  // ------------------------------------------------------------------ prediction before start
+
+  private static PolicyConfig recommended(boolean postCopy, boolean autoConverge, boolean pause) {
+    return config("recommended", "abort", postCopy, autoConverge, 30, pause);
+  }
+
+  @ParameterizedTest(name = "{0}: {5}, {6} s")
+  @CsvSource({
+    // guest, profile, data MiB, dirty MiB/s, bandwidth MiB/s, strategy, total s (+-0.5), rounds
+    // An idle guest: one pass of its non-zero memory at the cap, plus setup.
+    "idle, recommended, 128, 0, 10, precopy, 13.1, 1",
+    // Half the bandwidth: 12.8 + 6.4 + 3.2 + ... until a pass fits in the first 50 ms step.
+    "half, recommended, 128, 5, 10, precopy, 25.8, 8",
+    "half, default, 128, 5, 10, precopy, 25.8, 8",
+    // Twice the bandwidth: never converges; the recommended profile switches to post-copy after
+    // the first pass (12.8 s) and two grace periods, then pulls one pass's worth (12.8 s).
+    "double, recommended, 128, 20, 10, postcopy, 36.1, 0",
+    // Under Nova's defaults the completion timeout (1600 s) aborts it: refused up front.
+    "double, default, 128, 20, 10, refuse, 1600, 0",
+    // A big guest on a fast link, dirtying a tenth of it.
+    "big, recommended, 16384, 100, 1000, precopy, 18.5, 3"
+  })
+  void predictionBeforeStart(
+      String guest,
+      String profile,
+      long dataMib,
+      long dirtyMibps,
+      long bwMibps,
+      String strategy,
+      double totalS,
+      int rounds) {
+    PolicyConfig c = "default".equals(profile) ? nova() : recommended(true, false, true);
+    StartPrediction p =
+        MigrationPolicy.predictBeforeStart(c, dataMib * MIB, dirtyMibps * MIB, bwMibps * MIB);
+    assertEquals(strategy, p.strategy(), p.toString());
+    assertEquals(totalS, p.totalMs() / 1000.0, 0.5, p.toString());
+    assertEquals(rounds, p.rounds(), p.toString());
+  }
+
+  @ParameterizedTest(name = "post-copy {0}, auto-converge {1}, pause {2}: {3}")
+  @CsvSource({
+    "true, true, true, postcopy",
+    "true, false, false, postcopy",
+    "false, true, true, pause",
+    "false, true, false, auto_converge",
+    "false, false, true, pause",
+    "false, false, false, refuse"
+  })
+  void aNonConvergingGuestIsPredictedToTakeTheEscalation(
+      boolean postCopy, boolean autoConverge, boolean pause, String strategy) {
+    StartPrediction p =
+        MigrationPolicy.predictBeforeStart(
+            recommended(postCopy, autoConverge, pause), 128 * MIB, 20 * MIB, 10 * MIB);
+    assertEquals(strategy, p.strategy(), p.toString());
+    assertEquals("NOT_CONVERGING", p.reason());
+    if ("postcopy".equals(strategy))
+      assertEquals(MigrationPolicy.POSTCOPY_SWITCH_MS, p.downtimeMs());
+    if ("pause".equals(strategy)) assertTrue(p.downtimeMs() > 10_000, "the whole pass: " + p);
+  }
+
+  @Test
+  void postCopyIsPredictedLaterWhenAutoConvergeGetsItsPassesFirst() {
+    long without =
+        MigrationPolicy.predictBeforeStart(
+                recommended(true, false, true), 128 * MIB, 20 * MIB, 10 * MIB)
+            .totalMs();
+    long with =
+        MigrationPolicy.predictBeforeStart(
+                recommended(true, true, true), 128 * MIB, 20 * MIB, 10 * MIB)
+            .totalMs();
+    assertTrue(with > without, with + " vs " + without);
+  }
+
+  @Test
+  void unknownBandwidthPredictsNothing() {
+    StartPrediction p = MigrationPolicy.predictBeforeStart(nova(), GIB, MIB, 0);
+    assertEquals("BANDWIDTH_UNKNOWN", p.reason());
+    assertEquals(-1, p.totalMs());
+  }
+
+  @Test
+  void autoConvergeGetsTwoPassesBeforePostCopy() {
+    // One pass every 4 s (iteration = t / 4): the throttle is given its chance at 10 s
+    // (iteration 2) and post-copy follows two passes later (iteration 4, at 16 s), not after the
+    // 5 s grace alone.
+    List<Sample> slow = new ArrayList<>();
+    for (int t = 1; t <= 60; t++) {
+      long remaining = t < 2 ? GIB : 600 * MIB + (t % 3) * 10 * MIB;
+      slow.add(new Sample(t * 1000L, remaining, t * GIB, 2 * GIB, 2 * GIB, GIB, t / 4, "precopy"));
+    }
+    List<String> d = run(recommended(true, true, true), slow);
+    assertEquals(3, d.size(), d.toString());
+    long ac = Long.parseLong(d.get(1).split("s ")[0]);
+    long pc = Long.parseLong(d.get(2).split("s ")[0]);
+    assertTrue(
+        d.get(1).contains("wait_auto_converge") && d.get(2).contains("postcopy"), d.toString());
+    assertEquals(10, ac, d.toString());
+    assertEquals(16, pc, d.toString());
+    assertTrue(pc - ac <= 3 * 5, "capped at three grace periods: " + d);
+  }
 }

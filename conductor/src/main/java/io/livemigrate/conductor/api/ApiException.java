@@ -1,19 +1,19 @@
-package io.livemigrate.conductor.impl;
+package io.livemigrate.conductor.api;
 
 /**
  * A request the conductor refuses, with the HTTP status and the message Nova would give. The API
  * renders it in Nova's error shape.
  */
-public class ApiException extends RuntimeException {
+class ApiException extends RuntimeException {
   private static final long serialVersionUID = 1L;
   private final int status;
 
-  public ApiException(int status, String message) {
+  ApiException(int status, String message) {
     super(message);
     this.status = status;
   }
 
-  public int status() {
+  int status() {
     return status;
   }
 }

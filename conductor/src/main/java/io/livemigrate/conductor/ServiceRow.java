@@ -1,4 +1,4 @@
-package io.livemigrate.conductor.store;
+package io.livemigrate.conductor;
 
 /** A service (compute agent, scheduler, conductor) and its liveness. */
 public record ServiceRow(

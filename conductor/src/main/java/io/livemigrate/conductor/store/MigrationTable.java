@@ -1,0 +1,366 @@
+package io.livemigrate.conductor.store;
+
+import io.livemigrate.conductor.MigrationQuery;
+import io.livemigrate.conductor.MigrationRow;
+import io.livemigrate.conductor.MigrationStatus;
+import io.livemigrate.conductor.Step;
+import java.lang.reflect.Field;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import org.jdbi.v3.core.statement.SqlStatement;
+
+/**
+ * The {@code migrations} table. Its one mapper: every persistent field of {@link MigrationRow} is
+ * the column of the same name in snake case, in both directions; lists are newline-separated.
+ */
+public final class MigrationTable {
+  private static final String UNFINISHED =
+      "status NOT IN ('completed', 'failed', 'cancelled', 'error')";
+
+  /** Longest text kept per column (the schema's sizes). */
+  private static final Map<String, Integer> LIMITS =
+      Map.of(
+          "message", 4000,
+          "reason", 64,
+          "tried_hosts", 4000,
+          "compensations", 1000,
+          "planned_detail", 1000,
+          "planned_reason", 64,
+          "planned_strategy", 32);
+
+  private record Column(Field field, String name) {}
+
+  private static final List<Column> COLUMNS =
+      MigrationRow.persistentFields().stream().map(f -> new Column(f, snake(f.getName()))).toList();
+
+  private static final String INSERT =
+      "INSERT INTO migrations ("
+          + names(false, ", ", "")
+          + ") VALUES ("
+          + names(false, ", ", ":")
+          + ")";
+
+  private static final String UPDATE =
+      "UPDATE migrations SET "
+          + COLUMNS.stream()
+              .filter(c -> !c.name.equals("id") && !c.name.equals("uuid"))
+              .map(c -> c.name + " = :" + c.name)
+              .collect(Collectors.joining(", "))
+          + " WHERE uuid = :uuid";
+
+  private final Tx tx;
+
+  MigrationTable(Tx tx) {
+    this.tx = tx;
+  }
+
+  private static String names(boolean withId, String sep, String prefix) {
+    return COLUMNS.stream()
+        .filter(c -> withId || !c.name.equals("id"))
+        .map(c -> prefix + c.name)
+        .collect(Collectors.joining(sep));
+  }
+
+  static String snake(String camel) {
+    StringBuilder b = new StringBuilder();
+    for (char ch : camel.toCharArray()) {
+      if (Character.isUpperCase(ch)) b.append('_').append(Character.toLowerCase(ch));
+      else b.append(ch);
+    }
+    return b.toString();
+  }
+
+  /** Inserts a new migration and sets its {@code id}. */
+  public void insert(MigrationRow m) {
+    m.refreshDue();
+    m.id =
+        bind(tx.handle().createUpdate(INSERT), m)
+            .executeAndReturnGeneratedKeys("id")
+            .mapTo(Long.class)
+            .one();
+    tx.durable();
+  }
+
+  /**
+   * Writes the whole row.
+   *
+   * @param durable false for a change a restarted conductor can do without (a progress sample
+   *     replaced within a second), so H2 skips its checkpoint for it
+   * @throws IllegalStateException when the migration does not exist
+   */
+  public void update(MigrationRow m, boolean durable) {
+    m.refreshDue();
+    if (bind(tx.handle().createUpdate(UPDATE), m).execute() != 1) {
+      throw new IllegalStateException("migration " + m.uuid + " not found");
+    }
+    if (durable) tx.durable();
+  }
+
+  public void update(MigrationRow m) {
+    update(m, true);
+  }
+
+  /** The migration, its row locked until the transaction ends. */
+  public Optional<MigrationRow> lock(String uuid) {
+    return one("SELECT * FROM migrations WHERE uuid = :u FOR UPDATE", Map.of("u", uuid));
+  }
+
+  /**
+   * The migration, locked, if it is due by {@code nowMs} and no other conductor holds it: how
+   * exactly one of several conductors acts on a deadline.
+   */
+  public Optional<MigrationRow> lockIfDue(String uuid, long nowMs) {
+    return one(
+        "SELECT * FROM migrations WHERE uuid = :u AND due_ms > 0 AND due_ms <= :now"
+            + Tx.skipLocked(),
+        Map.of("u", uuid, "now", nowMs));
+  }
+
+  /** The migration, locked, unless another conductor holds it. */
+  public Optional<MigrationRow> tryLock(String uuid) {
+    return one("SELECT * FROM migrations WHERE uuid = :u" + Tx.skipLocked(), Map.of("u", uuid));
+  }
+
+  public Optional<MigrationRow> byUuid(String uuid) {
+    return one("SELECT * FROM migrations WHERE uuid = :u", Map.of("u", uuid));
+  }
+
+  public Optional<MigrationRow> byId(long id) {
+    return one("SELECT * FROM migrations WHERE id = :id", Map.of("id", id));
+  }
+
+  /** The instance's migration that has not ended, if any. */
+  public Optional<MigrationRow> unfinishedFor(String instanceUuid) {
+    return one(
+        "SELECT * FROM migrations WHERE instance_uuid = :i AND " + UNFINISHED,
+        Map.of("i", instanceUuid));
+  }
+
+  /** Migrations not in a final status, oldest first. */
+  public List<MigrationRow> unfinished() {
+    return list("SELECT * FROM migrations WHERE " + UNFINISHED + " ORDER BY id", Map.of());
+  }
+
+  /** Unfinished migrations from or to a host. */
+  public List<MigrationRow> unfinishedOn(String host) {
+    return list(
+        "SELECT * FROM migrations WHERE "
+            + UNFINISHED
+            + " AND (source_compute = :h OR dest_compute = :h) ORDER BY id",
+        Map.of("h", host));
+  }
+
+  /**
+   * What every unfinished migration with a destination claims there: the instance's resources (disk
+   * only for block migration), for the scheduler's snapshot and the conductor's own check.
+   */
+  public List<io.livemigrate.common.contract.SchedulerMessages.Claimed> claimed() {
+    return tx.handle()
+        .createQuery(
+            "SELECT m.instance_uuid, m.source_compute, m.dest_compute, i.vcpus, i.memory_mb,"
+                + " CASE WHEN m.block_migration THEN i.disk_gb ELSE 0 END AS disk FROM migrations"
+                + " m JOIN instances i ON i.uuid = m.instance_uuid WHERE m."
+                + UNFINISHED
+                + " AND m.dest_compute IS NOT NULL AND m.source_compute IS NOT NULL")
+        .map(
+            (rs, ctx) ->
+                new io.livemigrate.common.contract.SchedulerMessages.Claimed(
+                    rs.getString("instance_uuid"),
+                    rs.getString("source_compute"),
+                    rs.getString("dest_compute"),
+                    rs.getInt("vcpus"),
+                    rs.getLong("memory_mb"),
+                    rs.getLong("disk")))
+        .list();
+  }
+
+  /** The bandwidth the last migration from this source measured, bytes/s; 0 = none yet. */
+  public long lastBandwidthFrom(String source) {
+    return tx.handle()
+        .createQuery(
+            "SELECT bandwidth FROM migrations WHERE source_compute = :s AND bandwidth > 0 ORDER BY"
+                + " id DESC LIMIT 1")
+        .bind("s", source)
+        .mapTo(Long.class)
+        .findOne()
+        .orElse(0L);
+  }
+
+  /** Uuids of migrations with a deadline at or before {@code nowMs}, earliest first. */
+  public List<String> due(long nowMs, int limit) {
+    return tx.handle()
+        .createQuery(
+            "SELECT uuid FROM migrations WHERE due_ms > 0 AND due_ms <= :now ORDER BY due_ms"
+                + " LIMIT :n")
+        .bind("now", nowMs)
+        .bind("n", limit)
+        .mapTo(String.class)
+        .list();
+  }
+
+  /**
+   * Running migrations whose source's liveness disagrees with their {@code source_lost} flag: the
+   * source's last heartbeat is older than {@code downBeforeMs} (or it is forced down) but the flag
+   * is clear, or the other way round.
+   */
+  public List<String> sourceLivenessChanged(long downBeforeMs) {
+    return tx.handle()
+        .createQuery(
+            "SELECT m.uuid FROM migrations m JOIN services s ON s.host = m.source_compute AND"
+                + " s.binary_name = 'livemigrate-compute' WHERE m.status IN ('running',"
+                + " 'running (post-copy)') AND ((m.source_lost = FALSE AND (s.forced_down = TRUE"
+                + " OR s.last_seen_ms < :t)) OR (m.source_lost = TRUE AND s.forced_down = FALSE"
+                + " AND s.last_seen_ms >= :t))")
+        .bind("t", downBeforeMs)
+        .mapTo(String.class)
+        .list();
+  }
+
+  /**
+   * Unfinished migrations per status, with the earliest start of that phase among them (for gauges;
+   * one aggregate, not every row).
+   */
+  public Map<String, long[]> inFlightByStatus() {
+    Map<String, long[]> out = new java.util.TreeMap<>();
+    tx.handle()
+        .createQuery(
+            "SELECT status, COUNT(*) AS n, MIN(CASE status WHEN 'queued' THEN queued_ms WHEN"
+                + " 'preparing' THEN preparing_ms WHEN 'running' THEN running_ms WHEN 'running"
+                + " (post-copy)' THEN postcopy_ms WHEN 'post-migrating' THEN post_migrating_ms"
+                + " ELSE created_ms END) AS since FROM migrations WHERE "
+                + UNFINISHED
+                + " GROUP BY status")
+        .map(
+            (rs, ctx) ->
+                out.put(rs.getString("status"), new long[] {rs.getLong("n"), rs.getLong("since")}))
+        .list();
+    return out;
+  }
+
+  /**
+   * Migrations as the API filters and pages them, newest first; paging (marker, limit,
+   * changes-since) happens in the database.
+   *
+   * @return empty when the marker names no migration
+   */
+  public Optional<List<MigrationRow>> query(MigrationQuery q) {
+    StringBuilder sql = new StringBuilder("SELECT * FROM migrations WHERE 1=1");
+    Map<String, Object> args = new java.util.HashMap<>();
+    if (q.instanceUuid() != null) {
+      sql.append(" AND instance_uuid = :inst");
+      args.put("inst", q.instanceUuid());
+    }
+    if (q.host() != null) {
+      sql.append(" AND (source_compute = :host OR dest_compute = :host)");
+      args.put("host", q.host());
+    }
+    if (q.sourceCompute() != null) {
+      sql.append(" AND source_compute = :src");
+      args.put("src", q.sourceCompute());
+    }
+    if (q.status() != null) {
+      sql.append(" AND status = :status");
+      args.put("status", q.status());
+    }
+    if (q.inProgressOnly()) {
+      sql.append(" AND ").append(UNFINISHED).append(" AND status <> 'accepted'");
+    }
+    if (q.changesSinceMs() != null) {
+      sql.append(" AND updated_ms >= :since");
+      args.put("since", q.changesSinceMs());
+    }
+    if (q.marker() != null) {
+      Optional<Long> markerId =
+          tx.handle()
+              .createQuery("SELECT id FROM migrations WHERE uuid = :m")
+              .bind("m", q.marker())
+              .mapTo(Long.class)
+              .findOne();
+      if (markerId.isEmpty()) return Optional.empty();
+      sql.append(" AND id < :mid");
+      args.put("mid", markerId.get());
+    }
+    sql.append(" ORDER BY id DESC");
+    if (q.limit() > 0) {
+      sql.append(" LIMIT :lim");
+      args.put("lim", q.limit());
+    }
+    return Optional.of(list(sql.toString(), args));
+  }
+
+  private Optional<MigrationRow> one(String sql, Map<String, Object> args) {
+    List<MigrationRow> l = list(sql, args);
+    return l.isEmpty() ? Optional.empty() : Optional.of(l.get(0));
+  }
+
+  private List<MigrationRow> list(String sql, Map<String, Object> args) {
+    return tx.handle().createQuery(sql).bindMap(args).map((rs, ctx) -> read(rs)).list();
+  }
+
+  // ------------------------------------------------------------------ the mapper
+
+  private static <S extends SqlStatement<S>> S bind(S st, MigrationRow m) {
+    try {
+      for (Column c : COLUMNS) {
+        Object v = c.field.get(m);
+        Class<?> t = c.field.getType();
+        if (t == MigrationStatus.class) {
+          st.bind(c.name, ((MigrationStatus) v).wire());
+        } else if (t == Step.class) {
+          st.bindByType(c.name, v == null ? null : ((Step) v).wire(), String.class);
+        } else if (t == List.class) {
+          @SuppressWarnings("unchecked")
+          List<String> l = (List<String>) v;
+          st.bindByType(c.name, clip(c.name, l == null ? "" : String.join("\n", l)), String.class);
+        } else if (t == String.class) {
+          st.bindByType(c.name, clip(c.name, (String) v), String.class);
+        } else {
+          st.bindByType(c.name, v, t);
+        }
+      }
+    } catch (IllegalAccessException e) {
+      throw new IllegalStateException(e);
+    }
+    return st;
+  }
+
+  private static String clip(String column, String s) {
+    Integer max = LIMITS.get(column);
+    return s == null || max == null || s.length() <= max ? s : s.substring(0, max);
+  }
+
+  private static MigrationRow read(ResultSet rs) throws SQLException {
+    MigrationRow m = new MigrationRow();
+    try {
+      for (Column c : COLUMNS) {
+        Class<?> t = c.field.getType();
+        Object v;
+        if (t == long.class) v = rs.getLong(c.name);
+        else if (t == int.class) v = rs.getInt(c.name);
+        else if (t == boolean.class) v = rs.getBoolean(c.name);
+        else if (t == String.class) v = rs.getString(c.name);
+        else if (t == MigrationStatus.class) v = MigrationStatus.fromWire(rs.getString(c.name));
+        else if (t == Step.class) {
+          String s = rs.getString(c.name);
+          v = s == null ? null : Step.fromWire(s);
+        } else if (t == List.class) {
+          String s = rs.getString(c.name);
+          v =
+              s == null || s.isEmpty()
+                  ? new ArrayList<String>()
+                  : new ArrayList<>(Arrays.asList(s.split("\n")));
+        } else throw new IllegalStateException("no mapping for " + t + " " + c.name);
+        c.field.set(m, v);
+      }
+    } catch (IllegalAccessException e) {
+      throw new IllegalStateException(e);
+    }
+    return m;
+  }
+}
