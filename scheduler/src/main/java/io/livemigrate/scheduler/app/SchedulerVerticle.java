@@ -49,16 +49,12 @@ public final class SchedulerVerticle extends VerticleBase {
                           config.decimal(Options.RAM_WEIGHT_MULTIPLIER),
                           config.decimal(Options.CPU_WEIGHT_MULTIPLIER),
                           config.decimal(Options.MIGRATION_WEIGHT_MULTIPLIER)));
+              // Every host reports within a report interval; until then, do not refuse.
+              scheduler.warmUpUntil(
+                  System.currentTimeMillis() + 2000 * config.longValue(Options.REPORT_INTERVAL));
               SchedulerService svc = new SchedulerService(b, scheduler, registry);
               return svc.start()
-                  .compose(
-                      v ->
-                          OpsServer.start(
-                              vertx,
-                              config.string(Options.OPS_LISTEN),
-                              config.integer(Options.OPS_PORT),
-                              registries(),
-                              svc::health));
+                  .compose(v -> OpsServer.start(vertx, config, registries(), svc::health));
             })
         .onSuccess(o -> ops = o);
   }

@@ -2,11 +2,11 @@ package io.livemigrate.scheduler.impl;
 
 import io.livemigrate.common.contract.AgentEvents.HostReport;
 import io.livemigrate.common.contract.SchedulerMessages.Destinations;
+import io.livemigrate.common.contract.SchedulerMessages.InFlight;
 import io.livemigrate.common.contract.SchedulerMessages.SelectDestinations;
 import io.livemigrate.common.contract.SchedulerMessages.ServiceStatus;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,17 +27,6 @@ public final class HostScheduler {
     public static final Weights RAM_ONLY = new Weights(1, 0, 0);
   }
 
-  /** A destination held for one migration until the conductor releases it. */
-  private record Claim(
-      String instanceUuid,
-      String source,
-      String dest,
-      int vcpus,
-      long memoryMb,
-      long diskGb,
-      boolean completed,
-      long sinceMs) {}
-
   private static final int MAX_RANKED = 20;
   private static final int MAX_REJECTED = 50;
 
@@ -49,11 +38,12 @@ public final class HostScheduler {
   /** Reused by every decision (single-threaded): the hosts that passed the filters. */
   private HostState[] passedBuf = new HostState[0];
 
-  private final Map<String, Claim> claims = new HashMap<>();
+  private final Claims claims = new Claims(this::host);
   private final long serviceDownTimeMs;
+  private final HostFilters filters;
   private final int clusterMax;
   private final Weights weights;
-  private int inFlight;
+  private long warmUntilMs;
 
   public HostScheduler(long serviceDownTimeMs) {
     this(serviceDownTimeMs, 0, Weights.RAM_ONLY);
@@ -64,25 +54,24 @@ public final class HostScheduler {
    */
   public HostScheduler(long serviceDownTimeMs, int clusterMax, Weights weights) {
     this.serviceDownTimeMs = serviceDownTimeMs;
+    this.filters = new HostFilters(serviceDownTimeMs);
     this.clusterMax = clusterMax;
     this.weights = weights;
+  }
+
+  /**
+   * Until then (a scheduler that just started, and has not heard every host yet), a request no
+   * known host can take waits instead of failing with NO_VALID_HOST.
+   */
+  public void warmUpUntil(long epochMs) {
+    warmUntilMs = epochMs;
   }
 
   public void onReport(HostReport r, long nowMs) {
     HostState h = host(r.host());
     h.apply(r);
     h.lastHeartbeatMs = Math.max(h.lastHeartbeatMs, nowMs);
-    // A completed migration's claim becomes the instance itself once the destination reports it;
-    // one never reported is dropped after service_down_time.
-    for (Iterator<Claim> it = claims.values().iterator(); it.hasNext(); ) {
-      Claim c = it.next();
-      if (c.completed()
-          && ((c.dest().equals(r.host()) && h.instances.contains(c.instanceUuid()))
-              || nowMs - c.sinceMs() > serviceDownTimeMs)) {
-        it.remove();
-        unclaimResources(c);
-      }
-    }
+    claims.reported(h, nowMs, serviceDownTimeMs);
   }
 
   private HostState host(String name) {
@@ -112,47 +101,35 @@ public final class HostScheduler {
    * it stands for the instance until the destination's next report includes it.
    */
   public void release(String instanceUuid, String outcome, long nowMs) {
-    Claim c = claims.remove(instanceUuid);
-    if (c == null || c.completed()) {
-      if (c != null) claims.put(instanceUuid, c);
-      return;
-    }
-    endFlight(c);
-    if ("completed".equals(outcome)) {
-      claims.put(
-          instanceUuid,
-          new Claim(
-              c.instanceUuid(),
-              c.source(),
-              c.dest(),
-              c.vcpus(),
-              c.memoryMb(),
-              c.diskGb(),
-              true,
-              nowMs));
-    } else {
-      unclaimResources(c);
-    }
+    claims.release(instanceUuid, outcome, nowMs);
   }
 
+  /** The conductor's snapshot of the migrations in flight (see {@link Claims#sync}). */
+  public void inFlight(InFlight snapshot, long nowMs) {
+    claims.sync(snapshot, nowMs);
+  }
+
+  /** Claims a snapshot dropped because their release never arrived. */
+  public long leakedClaims() {
+    return claims.leaked();
+  }
+
+  /** Hosts that reported (a claim may name a host the scheduler has not heard from yet). */
   public int size() {
-    return hosts.size();
+    int n = 0;
+    for (HostState h : all) if (h.reported || h.lastHeartbeatMs > 0) n++;
+    return n;
   }
 
   /** Migrations holding a claim that have not ended. */
   public int inFlight() {
-    return inFlight;
+    return claims.inFlight();
   }
 
   /** Ranks destinations for one request and claims the first. */
   public Destinations select(SelectDestinations req, long nowMs) {
     // A retry for the same instance replaces its earlier claim.
-    Claim previous = claims.get(req.instanceUuid());
-    if (previous != null && !previous.completed()) {
-      claims.remove(req.instanceUuid());
-      endFlight(previous);
-      unclaimResources(previous);
-    }
+    claims.replacedBy(req.instanceUuid());
     HostState source = hosts.get(req.sourceHost());
     if (source != null && source.maxOutbound > 0 && source.outbound >= source.maxOutbound) {
       return Destinations.waitFor(
@@ -164,9 +141,12 @@ public final class HostScheduler {
               + source.maxOutbound
               + ").");
     }
-    if (clusterMax > 0 && inFlight >= clusterMax) {
+    if (clusterMax > 0 && claims.inFlight() >= clusterMax) {
       return Destinations.waitFor(
-          inFlight + " live migrations are in flight in the cluster (maximum " + clusterMax + ").");
+          claims.inFlight()
+              + " live migrations are in flight in the cluster (maximum "
+              + clusterMax
+              + ").");
     }
     Map<String, String> rejected = new LinkedHashMap<>();
     HostState[] passed = passedBuf;
@@ -178,7 +158,7 @@ public final class HostScheduler {
         rejected.put(
             req.requestedHost(), "Compute host " + req.requestedHost() + " could not be found.");
       } else {
-        String why = reject(h, source, req, nowMs, true);
+        String why = filters.reject(h, source, req, nowMs, true);
         if (why == null) passed[n++] = h;
         else rejected.put(h.host, why);
       }
@@ -186,7 +166,7 @@ public final class HostScheduler {
       for (HostState h : all) {
         // Past MAX_REJECTED reasons only the verdict matters: skip building the text.
         boolean explain = rejected.size() < MAX_REJECTED;
-        String why = reject(h, source, req, nowMs, explain);
+        String why = filters.reject(h, source, req, nowMs, explain);
         if (why == null) {
           passed[n++] = h;
         } else if (explain) {
@@ -200,44 +180,21 @@ public final class HostScheduler {
       rejected.put("(others)", moreRejected + " more hosts were rejected.");
     }
     List<String> ranked = rank(passed, n);
-    if (!ranked.isEmpty()) claim(req, source, hosts.get(ranked.get(0)), nowMs);
+    if (ranked.isEmpty() && nowMs < warmUntilMs) {
+      return Destinations.waitFor(
+          "The scheduler started moments ago and waits for the compute hosts' reports.");
+    }
+    if (!ranked.isEmpty()) {
+      claims.claim(
+          req.instanceUuid(),
+          req.sourceHost(),
+          ranked.get(0),
+          req.vcpus(),
+          req.memoryMb(),
+          req.diskGb(),
+          nowMs);
+    }
     return new Destinations(ranked, rejected);
-  }
-
-  private void claim(SelectDestinations req, HostState source, HostState dest, long nowMs) {
-    Claim c =
-        new Claim(
-            req.instanceUuid(),
-            req.sourceHost(),
-            dest.host,
-            req.vcpus(),
-            req.memoryMb(),
-            req.diskGb(),
-            false,
-            nowMs);
-    claims.put(req.instanceUuid(), c);
-    dest.claimedVcpus += c.vcpus();
-    dest.claimedMemoryMb += c.memoryMb();
-    dest.claimedDiskGb += c.diskGb();
-    dest.inbound++;
-    if (source != null) source.outbound++;
-    inFlight++;
-  }
-
-  private void endFlight(Claim c) {
-    HostState d = hosts.get(c.dest());
-    if (d != null) d.inbound--;
-    HostState s = hosts.get(c.source());
-    if (s != null) s.outbound--;
-    inFlight--;
-  }
-
-  private void unclaimResources(Claim c) {
-    HostState d = hosts.get(c.dest());
-    if (d == null) return;
-    d.claimedVcpus -= c.vcpus();
-    d.claimedMemoryMb -= c.memoryMb();
-    d.claimedDiskGb -= c.diskGb();
   }
 
   /**
@@ -288,26 +245,6 @@ public final class HostScheduler {
     return out;
   }
 
-  /** The same verdict as {@link #reject} with explanations, without building any text. */
-  private boolean passes(HostState h, HostState source, SelectDestinations req, long nowMs) {
-    // Identity comparisons only (zone, type and CPU model are interned): a decision over 10,000
-    // hosts is bound by memory reads, and this touches nothing but the HostState itself.
-    if (h == source || !h.reported || h.disabled || h.forcedDown) return false;
-    if (!req.ignoreHosts().isEmpty() && req.ignoreHosts().contains(h.host)) return false;
-    if (nowMs - h.lastHeartbeatMs > serviceDownTimeMs) return false;
-    if (source != null && source.reported) {
-      if (h.zone != source.zone || h.hypervisorType != source.hypervisorType) return false;
-      if (h.hypervisorVersion < source.hypervisorVersion) return false;
-      if (h.cpuModel != null && source.cpuModel != null && h.cpuModel != source.cpuModel) {
-        return false;
-      }
-    }
-    if (h.maxInbound > 0 && h.inbound >= h.maxInbound) return false;
-    return h.freeMemoryMb() >= req.memoryMb()
-        && h.freeDiskGb() >= req.diskGb()
-        && h.freeVcpus() >= req.vcpus();
-  }
-
   private static double norm(double v, double min, double max) {
     return max == min ? 0 : (v - min) / (max - min);
   }
@@ -316,107 +253,5 @@ public final class HostScheduler {
   private static boolean better(double sa, int a, double sb, int b, HostState[] passed) {
     int c = Double.compare(sa, sb);
     return c != 0 ? c > 0 : passed[a].host.compareTo(passed[b].host) < 0;
-  }
-
-  /**
-   * The first filter a host fails, as an operator-readable reason; null if it passes all. Without
-   * {@code explain} a failing host gets an empty reason (the caller only counts it).
-   */
-  private String reject(
-      HostState h, HostState source, SelectDestinations req, long nowMs, boolean explain) {
-    if (!explain) return passes(h, source, req, nowMs) ? null : "";
-    if (h.host.equals(req.sourceHost())) {
-      return "Unable to migrate instance to the current host (" + h.host + ").";
-    }
-    if (req.ignoreHosts().contains(h.host)) {
-      return "Host " + h.host + " was already tried for this migration.";
-    }
-    if (h.hypervisorType.isEmpty()) {
-      return "Compute host " + h.host + " has not reported its resources yet.";
-    }
-    if (h.forcedDown || nowMs - h.lastHeartbeatMs > serviceDownTimeMs) {
-      return "Compute service of " + h.host + " is down.";
-    }
-    if (h.disabled) {
-      return "Compute service of " + h.host + " is disabled.";
-    }
-    if (source != null && !source.hypervisorType.isEmpty()) {
-      if (!h.zone.equals(source.zone)) {
-        return "Host "
-            + h.host
-            + " is in availability zone "
-            + h.zone
-            + "; the instance is in "
-            + source.zone
-            + ".";
-      }
-      if (!h.hypervisorType.equals(source.hypervisorType)) {
-        return "Host "
-            + h.host
-            + " runs hypervisor "
-            + h.hypervisorType
-            + "; the source runs "
-            + source.hypervisorType
-            + ".";
-      }
-      if (h.hypervisorVersion < source.hypervisorVersion) {
-        return "Host "
-            + h.host
-            + "'s hypervisor version "
-            + h.hypervisorVersion
-            + " is older than the source's "
-            + source.hypervisorVersion
-            + ".";
-      }
-      if (h.cpuModel != null && source.cpuModel != null && !h.cpuModel.equals(source.cpuModel)) {
-        return "Host "
-            + h.host
-            + "'s CPU model "
-            + h.cpuModel
-            + " is not compatible with the source's "
-            + source.cpuModel
-            + ".";
-      }
-    }
-    if (h.maxInbound > 0 && h.inbound >= h.maxInbound) {
-      return "Host "
-          + h.host
-          + " already takes "
-          + h.inbound
-          + " inbound live migrations (max_concurrent_inbound_live_migrations="
-          + h.maxInbound
-          + ").";
-    }
-    long freeMem = h.freeMemoryMb();
-    if (freeMem < req.memoryMb()) {
-      return "Insufficient RAM on "
-          + h.host
-          + ": "
-          + req.memoryMb()
-          + " MB needed, "
-          + Math.max(0, freeMem)
-          + " MB free.";
-    }
-    long freeDisk = h.freeDiskGb();
-    if (freeDisk < req.diskGb()) {
-      return "Insufficient disk on "
-          + h.host
-          + ": "
-          + req.diskGb()
-          + " GB needed, "
-          + Math.max(0, freeDisk)
-          + " GB free.";
-    }
-    long freeCpu = h.freeVcpus();
-    if (freeCpu < req.vcpus()) {
-      return "Insufficient vCPUs on "
-          + h.host
-          + ": "
-          + req.vcpus()
-          + " needed, "
-          + Math.max(0, freeCpu)
-          + " free.";
-    }
-    return null;
   }
 }

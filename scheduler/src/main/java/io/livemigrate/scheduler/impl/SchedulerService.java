@@ -1,12 +1,15 @@
 package io.livemigrate.scheduler.impl;
 
 import io.livemigrate.common.bus.Bus;
+import io.livemigrate.common.bus.Identities;
+import io.livemigrate.common.bus.SenderCheck;
 import io.livemigrate.common.contract.AgentEvents.HostReport;
 import io.livemigrate.common.contract.AgentEvents.ServiceHeartbeat;
 import io.livemigrate.common.contract.Envelope;
 import io.livemigrate.common.contract.InvalidMessageException;
 import io.livemigrate.common.contract.Message;
 import io.livemigrate.common.contract.SchedulerMessages.Destinations;
+import io.livemigrate.common.contract.SchedulerMessages.InFlight;
 import io.livemigrate.common.contract.SchedulerMessages.ReleaseClaim;
 import io.livemigrate.common.contract.SchedulerMessages.SelectDestinations;
 import io.livemigrate.common.contract.SchedulerMessages.ServiceStatus;
@@ -44,7 +47,33 @@ public final class SchedulerService {
 
   public Future<Void> start() {
     return bus.consume(
-        bus.topology().schedulerQueue(), List.of("service.#", "host.#"), this::handle);
+        bus.topology().schedulerQueue(),
+        List.of("service.#", "host.#"),
+        senders(bus.identities()),
+        this::handle);
+  }
+
+  /**
+   * Who may tell the scheduler what: heartbeats and host reports only the compute host they are
+   * about; requests, releases and service statuses only the conductor. A refused message is parked
+   * by the bus (cause {@code forbidden}) and never reaches {@link #handle}.
+   */
+  static SenderCheck senders(Identities ids) {
+    SenderCheck fromConductor = ids.onlyFrom(ids.conductor());
+    SenderCheck reports = ids.ownHostReports();
+    return ids.members()
+        .and(
+            (env, body) -> {
+              if (body instanceof HostReport || body instanceof ServiceHeartbeat) {
+                return reports.refuse(env, body);
+              }
+              if (body instanceof SelectDestinations
+                  || body instanceof ReleaseClaim
+                  || body instanceof ServiceStatus) {
+                return fromConductor.refuse(env, body);
+              }
+              return null; // not a scheduler message: the handler parks it as invalid
+            });
   }
 
   private Future<Void> handle(Envelope env, Message body) {
@@ -68,6 +97,21 @@ public final class SchedulerService {
           .tag("outcome", r.outcome())
           .register(registry)
           .increment();
+      return Future.succeededFuture();
+    }
+    if (body instanceof InFlight f) {
+      long before = scheduler.leakedClaims();
+      scheduler.inFlight(f, now);
+      long dropped = scheduler.leakedClaims() - before;
+      if (dropped > 0) {
+        LOG.warn(
+            "{} claim(s) dropped: their migrations are no longer in flight (a release was lost)",
+            dropped);
+        Counter.builder("livemigrate_scheduler_claims_leaked")
+            .description("Claims dropped because the conductor's snapshot no longer lists them")
+            .register(registry)
+            .increment(dropped);
+      }
       return Future.succeededFuture();
     }
     if (body instanceof SelectDestinations req) {

@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.livemigrate.common.contract.AgentEvents.HostReport;
 import io.livemigrate.common.contract.AgentEvents.InstanceReport;
+import io.livemigrate.common.contract.SchedulerMessages.Claimed;
 import io.livemigrate.common.contract.SchedulerMessages.Destinations;
+import io.livemigrate.common.contract.SchedulerMessages.InFlight;
 import io.livemigrate.common.contract.SchedulerMessages.SelectDestinations;
 import java.util.ArrayList;
 import java.util.List;
@@ -212,5 +214,34 @@ class HostSchedulerClaimsTest {
     assertEquals("a", migOnly.select(req(uuid(), "src", 1, 1), T0).hosts().get(0));
     // ...so the next one prefers b, which has fewer migrations in flight.
     assertEquals("b", migOnly.select(req(uuid(), "src", 1, 1), T0).hosts().get(0));
+  }
+
+  @Test
+  void aRestartedSchedulerRebuildsItsClaimsFromTheInFlightSnapshot() {
+    HostScheduler s = new HostScheduler(DOWN);
+    s.onReport(host("src", "nova", "QEMU", 8_000_000, null, 65_536, 1, 0, 4.0), T0);
+    s.onReport(plain("dst", 8_192), T0);
+    String inFlight = uuid();
+    // Nothing claimed: a fresh scheduler would give the source's only slot away.
+    s.inFlight(new InFlight(T0, List.of(new Claimed(inFlight, "src", "dst", 2, 6_144, 0))), T0 + 1);
+    assertEquals(1, s.inFlight());
+    Destinations d = s.select(req(uuid(), "src", 1, 1_024), T0 + 2);
+    assertNotNull(d.waitReason(), "the source's slot is taken by the snapshot's migration");
+  }
+
+  @Test
+  void aClaimWhoseReleaseWasLostIsDroppedByALaterSnapshot() {
+    HostScheduler s = new HostScheduler(DOWN);
+    s.onReport(host("src", "nova", "QEMU", 8_000_000, null, 65_536, 1, 0, 4.0), T0);
+    s.onReport(plain("dst", 8_192), T0);
+    String first = uuid();
+    assertEquals(List.of("dst"), s.select(req(first, "src", 1, 1_024), T0).hosts());
+    // Its release never arrives; a snapshot young enough keeps it (it may not be recorded yet).
+    s.inFlight(new InFlight(T0, List.of()), T0 + 1_000);
+    assertEquals(1, s.inFlight(), "too young to drop");
+    s.inFlight(new InFlight(T0, List.of()), T0 + Claims.SNAPSHOT_GRACE_MS + 1);
+    assertEquals(0, s.inFlight());
+    assertEquals(1, s.leakedClaims());
+    assertNull(s.select(req(uuid(), "src", 1, 1_024), T0 + 20_000).waitReason());
   }
 }

@@ -347,4 +347,78 @@ class HostSchedulerTest {
     return new SelectDestinations(
         "9d8c7b6a-5f4e-4d3c-9b2a-1f0e9d8c7b6a", SOURCE, host, 2, 4_096, 20, List.of());
   }
+
+  // ------------------------------------------------------------------ CPU filter
+
+  /** Shaped as LibvirtHypervisor reports them on the testbed (hostc's QEMU lacks avx2). */
+  private static final String CPU_FULL =
+      "model=EPYC features=acpi,avx,avx2,hypervisor,lahf_lm,sse4.2,vaes usable=qemu64,kvm64,EPYC";
+
+  private static final String CPU_NO_AVX2 =
+      "model=EPYC features=acpi,avx,hypervisor,lahf_lm,sse4.2,vaes usable=qemu64,kvm64";
+
+  private static HostReport cpuHost(String name, String cpu, InstanceReport... instances) {
+    return new HostReport(
+        name,
+        "nova",
+        "QEMU",
+        8_002_002,
+        16,
+        65_536,
+        1_000,
+        false,
+        false,
+        List.of(instances),
+        null,
+        null,
+        null,
+        cpu,
+        null,
+        null);
+  }
+
+  private static InstanceReport guest(String uuid, String cpuXml) {
+    return new InstanceReport(
+        uuid, "g", "running", 1, 256, 1, "p", "u", "m1.tiny", cpuXml, "pc-i440fx-10.0", null, null);
+  }
+
+  @Test
+  void aHostWhoseCpuLacksAFeatureTheGuestRequiresIsSkipped() {
+    String uuid = request().instanceUuid();
+    String cpu =
+        "<cpu mode='custom' match='exact' check='full'><model fallback='forbid'>qemu64</model>"
+            + "<feature policy='require' name='avx2'/><feature policy='require' name='hypervisor'/>"
+            + "<feature policy='disable' name='svm'/></cpu>";
+    HostScheduler s = new HostScheduler(DOWN_MS);
+    s.onReport(cpuHost(SOURCE, CPU_FULL, guest(uuid, cpu)), T0);
+    s.onReport(cpuHost("old", CPU_NO_AVX2), T0);
+    s.onReport(cpuHost("new", CPU_FULL), T0);
+    Destinations d = s.select(request(), T0);
+    assertEquals(List.of("new"), d.hosts());
+    assertEquals(
+        "Host old's CPU lacks avx2, which the guest's CPU (qemu64) requires.",
+        d.rejected().get("old"));
+  }
+
+  @Test
+  void aGuestModelTheHostCannotRunIsSkippedAndAGuestWithoutCpuGoesAnywhere() {
+    String uuid = request().instanceUuid();
+    HostScheduler s = new HostScheduler(DOWN_MS);
+    s.onReport(
+        cpuHost(SOURCE, CPU_FULL, guest(uuid, "<cpu mode='custom'><model>EPYC</model></cpu>")), T0);
+    s.onReport(cpuHost("old", CPU_NO_AVX2), T0);
+    s.onReport(cpuHost("new", CPU_FULL), T0);
+    Destinations d = s.select(request(), T0);
+    assertEquals(List.of("new"), d.hosts());
+    assertEquals(
+        "Host old cannot run the guest's CPU model EPYC (not usable there).",
+        d.rejected().get("old"));
+    // The same guest without a <cpu> element (the hypervisor's default CPU): both hosts fit, and
+    // unlike plain model names the different descriptions do not reject.
+    HostScheduler t = new HostScheduler(DOWN_MS);
+    t.onReport(cpuHost(SOURCE, CPU_FULL, guest(uuid, null)), T0);
+    t.onReport(cpuHost("old", CPU_NO_AVX2), T0);
+    t.onReport(cpuHost("new", CPU_FULL), T0);
+    assertEquals(2, t.select(request(), T0).hosts().size());
+  }
 }
