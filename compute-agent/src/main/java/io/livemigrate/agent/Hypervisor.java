@@ -101,6 +101,35 @@ public interface Hypervisor extends AutoCloseable {
     return reattach();
   }
 
+  /**
+   * Instances with an outbound migration job running on this host now, whoever started it (for the
+   * host report's {@code jobs}, which reconciliation compares with the store; an agent without a
+   * journal still tells what libvirt runs). Default: none known.
+   */
+  default java.util.Set<String> outboundJobs() {
+    return java.util.Set.of();
+  }
+
+  /**
+   * What this host's hypervisor can offer a guest's CPU, for the scheduler's cheap CPU filter (the
+   * authoritative comparison stays at the destination's {@link #prepareIncoming}). The form is
+   * {@code model=NAME features=F1,F2,... usable=M1,M2,...}: the host CPU model the hypervisor
+   * provides, every feature it provides (the model's own expanded), and the named CPU models it can
+   * run. Null = not known (the scheduler then compares plain model names, as before).
+   */
+  default String cpuModel() {
+    return null;
+  }
+
+  /**
+   * The hosts whose instance storage this host sees (their marker file is in this host's instance
+   * directory), for {@code block_migration: "auto"}; never this host itself. Null = not checked
+   * (the hypervisor has no shared storage to look at).
+   */
+  default List<String> sharedStorageWith() {
+    return null;
+  }
+
   @Override
   default void close() {}
 
@@ -114,6 +143,8 @@ public interface Hypervisor extends AutoCloseable {
    * @param cpuXml the guest's {@code <cpu>} element; null where there is none
    * @param machineType the guest's machine type; null = unknown
    * @param dirtyRateBps the last measured dirty rate, bytes/s; null = not measured
+   * @param memoryDataBytes the guest memory a migration would actually send (non-zero pages, as
+   *     sampled), bytes; null = not measured
    */
   record Domain(
       String uuid,
@@ -127,7 +158,38 @@ public interface Hypervisor extends AutoCloseable {
       String flavor,
       String cpuXml,
       String machineType,
-      Long dirtyRateBps) {
+      Long dirtyRateBps,
+      Long memoryDataBytes) {
+    /** A domain without a sampled memory size. */
+    public Domain(
+        String uuid,
+        String name,
+        String state,
+        int vcpus,
+        long memoryMb,
+        long diskGb,
+        String projectId,
+        String userId,
+        String flavor,
+        String cpuXml,
+        String machineType,
+        Long dirtyRateBps) {
+      this(
+          uuid,
+          name,
+          state,
+          vcpus,
+          memoryMb,
+          diskGb,
+          projectId,
+          userId,
+          flavor,
+          cpuXml,
+          machineType,
+          dirtyRateBps,
+          null);
+    }
+
     /** A domain without CPU, machine type and dirty rate. */
     public Domain(
         String uuid,
@@ -139,7 +201,9 @@ public interface Hypervisor extends AutoCloseable {
         String projectId,
         String userId,
         String flavor) {
-      this(uuid, name, state, vcpus, memoryMb, diskGb, projectId, userId, flavor, null, null, null);
+      this(
+          uuid, name, state, vcpus, memoryMb, diskGb, projectId, userId, flavor, null, null, null,
+          null);
     }
   }
 

@@ -6,7 +6,6 @@ import io.livemigrate.agent.impl.ComputeAgent;
 import io.livemigrate.common.bus.Bus;
 import io.livemigrate.common.bus.BusSettings;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.common.ops.OpsServer;
 import io.livemigrate.common.ops.Registries;
@@ -49,14 +48,7 @@ public final class ComputeAgentVerticle extends VerticleBase {
               agent = new ComputeAgent(vertx, b, hypervisor, settings, registry);
               return agent.start();
             })
-        .compose(
-            v ->
-                OpsServer.start(
-                    vertx,
-                    config.string(Options.OPS_LISTEN),
-                    config.integer(Options.OPS_PORT),
-                    registries(),
-                    agent::health))
+        .compose(v -> OpsServer.start(vertx, config, registries(), agent::health))
         .onSuccess(o -> ops = o);
   }
 

@@ -7,6 +7,7 @@ import io.livemigrate.common.config.Options;
  * The compute agent's configuration, read once at start.
  *
  * @param stateDir where running migrations are journalled (empty: nowhere, no re-attach)
+ * @param peers the hosts this agent may migrate to or from ({@code [compute] peers})
  */
 public record AgentSettings(
     String host,
@@ -20,7 +21,8 @@ public record AgentSettings(
     double diskAllocationRatio,
     int maxOutboundMigrations,
     int maxInboundMigrations,
-    String stateDir) {
+    String stateDir,
+    PeerHosts peers) {
 
   public static AgentSettings from(Config c) {
     return new AgentSettings(
@@ -35,6 +37,7 @@ public record AgentSettings(
         c.decimal(Options.DISK_ALLOCATION_RATIO),
         c.integer(Options.MAX_CONCURRENT_LIVE_MIGRATIONS),
         c.integer(Options.MAX_CONCURRENT_INBOUND_LIVE_MIGRATIONS),
-        c.string(Options.STATE_DIR));
+        c.string(Options.STATE_DIR),
+        PeerHosts.from(c));
   }
 }

@@ -65,15 +65,33 @@ public final class LibvirtHypervisor implements Hypervisor {
   private static final long UNLIMITED_MIBPS = 8796093022207L;
 
   private static final Field DOMAIN_POINTER;
+  private static final Field CONNECT_POINTER;
 
   static {
     try {
       // libvirt-java keeps the native virDomainPtr package-private; the JNA calls need it.
       DOMAIN_POINTER = org.libvirt.Domain.class.getDeclaredField("vdp");
       DOMAIN_POINTER.setAccessible(true);
+      CONNECT_POINTER = Connect.class.getDeclaredField("vcp");
+      CONNECT_POINTER.setAccessible(true);
       // libvirt's default error handler prints every failed call to stderr, including the
       // expected "domain not found" when polling races the end of a job.
       Connect.setErrorCallback((userData, error) -> {});
+      // Events (a job's completed statistics) need libvirt's event loop registered before any
+      // connection opens, and a thread that runs it.
+      org.libvirt.Library.initEventLoop();
+      Thread loop =
+          new Thread(
+              () -> {
+                try {
+                  org.libvirt.Library.runEventLoop();
+                } catch (LibvirtException | InterruptedException e) {
+                  LOG.warn("libvirt event loop ended: {}", e.toString());
+                }
+              },
+              "libvirt-events");
+      loop.setDaemon(true);
+      loop.start();
     } catch (ReflectiveOperationException | LibvirtException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -85,7 +103,25 @@ public final class LibvirtHypervisor implements Hypervisor {
   private final Connect conn;
   private volatile int autoConvergeInitial = 20;
   private volatile int autoConvergeIncrement = 10;
+  private volatile String virtType = "kvm";
+  private volatile int parallelConnections = 1;
+  private volatile boolean nativeTls;
+  private volatile String compression = "none";
+  private volatile int compressionLevel = 1;
+  private volatile int dirtyRateCalcSeconds = 1;
+  private volatile String instancesPath = "/var/lib/libvirt/images";
   private final Map<String, Job> jobs = new ConcurrentHashMap<>();
+
+  /** Measurements of running guests (dirty rate, non-zero memory), by uuid. */
+  private final Map<String, GuestMeasure> measures = new ConcurrentHashMap<>();
+
+  /** The statistics libvirt's job-completed event carried, by uuid (the source keeps no others). */
+  private final Map<String, Map<String, Long>> completedEvents = new ConcurrentHashMap<>();
+
+  /** Kept reachable: libvirt calls it for as long as the connection lives. */
+  private final VirtNative.JobCompletedCallback onJobCompleted = this::jobCompleted;
+
+  private volatile String cpuModel;
 
   /** Local disk paths of domains block-migrated away, removed by {@link #cleanupSource}. */
   private final Map<String, List<String>> migratedDisks = new ConcurrentHashMap<>();
@@ -122,6 +158,38 @@ public final class LibvirtHypervisor implements Hypervisor {
     this.uri = uri;
     this.destinationUri = destinationUri;
     this.conn = open(uri);
+    int id =
+        VirtNative.LIB.virConnectDomainEventRegisterAny(
+            connPtr(conn), null, VirtNative.EVENT_ID_JOB_COMPLETED, onJobCompleted, null, null);
+    if (id < 0) {
+      LOG.warn(
+          "[host {}] no job-completed events (post-copy downtime unknown): {}",
+          host,
+          VirtNative.LIB.virGetLastErrorMessage());
+    }
+  }
+
+  private void jobCompleted(Pointer c, Pointer dom, Pointer params, int n, Pointer opaque) {
+    byte[] buf = new byte[64];
+    if (VirtNative.LIB.virDomainGetUUIDString(dom, buf) < 0) return;
+    String uuid = com.sun.jna.Native.toString(buf);
+    Map<String, Long> v = new LinkedHashMap<>();
+    for (String k :
+        List.of(
+            "downtime",
+            "time_elapsed",
+            "memory_total",
+            "memory_processed",
+            "memory_iteration",
+            "memory_postcopy_requests",
+            "disk_total",
+            "disk_processed",
+            "data_processed")) {
+      com.sun.jna.ptr.LongByReference r = new com.sun.jna.ptr.LongByReference();
+      if (VirtNative.LIB.virTypedParamsGetULLong(params, n, k, r) == 1) v.put(k, r.getValue());
+    }
+    LOG.info("[host {}] job completed for {}: {}", host, uuid, v);
+    completedEvents.put(uuid, v);
   }
 
   /**
@@ -138,7 +206,45 @@ public final class LibvirtHypervisor implements Hypervisor {
                 c.string(Options.LIVE_MIGRATION_URI),
                 c.string(Options.LIVE_MIGRATION_INBOUND_ADDRS)))
         .autoConverge(
-            c.integer(Options.AUTO_CONVERGE_INITIAL), c.integer(Options.AUTO_CONVERGE_INCREMENT));
+            c.integer(Options.AUTO_CONVERGE_INITIAL), c.integer(Options.AUTO_CONVERGE_INCREMENT))
+        .streams(
+            c.integer(Options.PARALLEL_CONNECTIONS),
+            c.string(Options.COMPRESSION),
+            c.integer(Options.COMPRESSION_LEVEL),
+            c.bool(Options.NATIVE_TLS))
+        .checks(c.string(Options.VIRT_TYPE), c.string(Options.INSTANCES_PATH))
+        .dirtyRateCalc(c.integer(Options.DIRTY_RATE_CALC));
+  }
+
+  /**
+   * How outbound migrations stream memory: multifd connections, compression ({@code none}, {@code
+   * xbzrle} or {@code zstd} at {@code level}) and QEMU native TLS.
+   */
+  public LibvirtHypervisor streams(
+      int parallelConnections, String compression, int level, boolean nativeTls) {
+    this.parallelConnections = Math.max(1, parallelConnections);
+    this.compression = compression;
+    this.compressionLevel = level;
+    this.nativeTls = nativeTls;
+    return this;
+  }
+
+  /**
+   * What the checks before the first byte compare against: the domain type of this host's guests
+   * ({@code kvm} or {@code qemu}) and the directory of instance disks (its marker file tells other
+   * hosts they share it).
+   */
+  public LibvirtHypervisor checks(String virtType, String instancesPath) {
+    this.virtType = virtType;
+    this.instancesPath = instancesPath;
+    this.cpuModel = null;
+    return this;
+  }
+
+  /** Seconds of each dirty-rate measurement of a running guest; 0 = none. */
+  public LibvirtHypervisor dirtyRateCalc(int seconds) {
+    this.dirtyRateCalcSeconds = seconds;
+    return this;
   }
 
   /**
@@ -211,16 +317,109 @@ public final class LibvirtHypervisor implements Hypervisor {
     DomainInfo info = d.getInfo();
     String xml = d.getXMLDesc(0);
     String disk = meta(xml, "disk_gb");
+    String uuid = d.getUUIDString();
+    String state = state(info.state);
+    GuestMeasure m = measures.computeIfAbsent(uuid, u -> new GuestMeasure());
+    if ("running".equals(state) && !jobs.containsKey(uuid)) {
+      measure(d, m, info.maxMem * 1024);
+    }
     return new Hypervisor.Domain(
-        d.getUUIDString(),
+        uuid,
         d.getName(),
-        state(info.state),
+        state,
         info.nrVirtCpu,
         info.maxMem / 1024,
         disk == null ? 0 : Long.parseLong(disk),
         meta(xml, "project"),
         meta(xml, "user"),
-        meta(xml, "flavor"));
+        meta(xml, "flavor"),
+        GuestXml.cpu(xml),
+        GuestXml.machine(xml),
+        m.dirtyRateBps(),
+        m.dataBytes);
+  }
+
+  /**
+   * Cheap measurements of a running guest with no job: the result of the last dirty-rate
+   * calculation, then a new one once it is done (at most one per {@value #MEASURE_SPACING_S} s; it
+   * runs in QEMU for {@code dirtyRateCalcSeconds} while we return), and now and then a sample of
+   * its memory for the share of non-zero pages, which is what a migration actually sends.
+   */
+  private void measure(org.libvirt.Domain d, GuestMeasure m, long memoryBytes) {
+    long now = System.nanoTime();
+    if (dirtyRateCalcSeconds > 0) {
+      DirtyRates.Result r = DirtyRates.read(ptr(d));
+      if (r != null && r.measured() && r.startTime() != m.lastCalcStart) {
+        m.lastCalcStart = r.startTime();
+        m.addDirtyRate(r.mibPerSecond() << 20);
+      }
+      boolean idle = r == null || !r.measuring();
+      if (idle && now - m.calcStartedNanos >= MEASURE_SPACING_S * 1_000_000_000L) {
+        if (VirtNative.LIB.virDomainStartDirtyRateCalc(ptr(d), dirtyRateCalcSeconds, 0) == 0) {
+          m.calcStartedNanos = now;
+        } else {
+          LOG.debug(
+              "[host {}] dirty-rate calc not started: {}",
+              host,
+              VirtNative.LIB.virGetLastErrorMessage());
+          m.calcStartedNanos = now;
+        }
+      }
+    }
+    if (m.dataBytes == null || now - m.sampledNanos >= SAMPLE_SPACING_S * 1_000_000_000L) {
+      m.sampledNanos = now;
+      Long sampled = MemorySample.nonZeroBytes(d, memoryBytes);
+      if (sampled != null) m.dataBytes = sampled;
+    }
+  }
+
+  private static final int MEASURE_SPACING_S = 5;
+  private static final int SAMPLE_SPACING_S = 60;
+
+  /** What was measured of one guest. */
+  private static final class GuestMeasure {
+    volatile long lastCalcStart = -1;
+    volatile long calcStartedNanos = System.nanoTime() - 3_600_000_000_000L;
+    volatile long sampledNanos;
+    volatile Long dataBytes;
+    private volatile double ewma = -1;
+
+    /**
+     * QEMU's page sampling looks at few pages (512 per GiB): single readings scatter, so the report
+     * is smoothed.
+     */
+    synchronized void addDirtyRate(long bps) {
+      ewma = ewma < 0 ? bps : 0.5 * bps + 0.5 * ewma;
+    }
+
+    Long dirtyRateBps() {
+      double e = ewma;
+      return e < 0 ? null : (long) e;
+    }
+  }
+
+  @Override
+  public String cpuModel() {
+    String c = cpuModel;
+    if (c != null) return c;
+    try {
+      c = HostCpu.describe(connPtr(conn), virtType);
+      cpuModel = c;
+      return c;
+    } catch (HypervisorException e) {
+      LOG.warn("[host {}] host CPU unknown: {}", host, e.getMessage());
+      return null;
+    }
+  }
+
+  @Override
+  public List<String> sharedStorageWith() {
+    try {
+      return SharedStorage.peers(conn, instancesPath, host);
+    } catch (LibvirtException | HypervisorException e) {
+      LOG.warn("[host {}] shared storage not checked: {}", host, e.getMessage());
+      return null;
+    }
   }
 
   private static String state(DomainInfo.DomainState s) {
@@ -253,6 +452,14 @@ public final class LibvirtHypervisor implements Hypervisor {
     return new HypervisorException("HYPERVISOR_ERROR", what + ": " + e.getMessage(), e);
   }
 
+  private static Pointer connPtr(Connect c) {
+    try {
+      return ((PointerType) CONNECT_POINTER.get(c)).getPointer();
+    } catch (IllegalAccessException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   private static Pointer ptr(org.libvirt.Domain d) {
     try {
       return ((PointerType) DOMAIN_POINTER.get(d)).getPointer();
@@ -276,6 +483,7 @@ public final class LibvirtHypervisor implements Hypervisor {
    */
   @Override
   public void prepareIncoming(IncomingSpec spec) throws HypervisorException {
+    preflight(spec);
     try {
       conn.getVersion();
       for (org.libvirt.Domain d : conn.listAllDomains(1 /* ACTIVE */)) {
@@ -287,6 +495,139 @@ public final class LibvirtHypervisor implements Hypervisor {
     } catch (LibvirtException e) {
       throw new HypervisorException(
           "PREPARE_FAILED", "libvirt on " + host + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The checks before the first byte, each a refusal with its own reason code and a line naming
+   * both hosts: QEMU and libvirt not older than the source's, the guest's machine type known to
+   * this QEMU, the guest's CPU one this hypervisor can provide ({@code
+   * virConnectCompareHypervisorCPU} for {@code virt_type}), and for a shared-storage migration the
+   * source's marker in this host's instance directory.
+   */
+  private void preflight(IncomingSpec spec) throws HypervisorException {
+    String who = "instance " + spec.uuid() + " from " + spec.sourceHost() + " to " + host;
+    long qemu;
+    long libvirt;
+    try {
+      qemu = conn.getVersion();
+      libvirt = conn.getLibVersion();
+    } catch (LibvirtException e) {
+      throw new HypervisorException("PREPARE_FAILED", "libvirt on " + host + ": " + e.getMessage());
+    }
+    Long srcQemu = spec.sourceHypervisorVersion();
+    if (srcQemu != null && srcQemu > qemu) {
+      throw new HypervisorException(
+          "HYPERVISOR_TOO_OLD",
+          who
+              + ": "
+              + host
+              + "'s QEMU "
+              + Versions.format(qemu)
+              + " is older than "
+              + spec.sourceHost()
+              + "'s "
+              + Versions.format(srcQemu));
+    }
+    Long srcLibvirt = sourceLibvirtVersion(spec.sourceHost());
+    if (srcLibvirt != null && srcLibvirt > libvirt) {
+      throw new HypervisorException(
+          "HYPERVISOR_TOO_OLD",
+          who
+              + ": "
+              + host
+              + "'s libvirt "
+              + Versions.format(libvirt)
+              + " is older than "
+              + spec.sourceHost()
+              + "'s "
+              + Versions.format(srcLibvirt));
+    }
+    if (spec.machineType() != null && !spec.machineType().isBlank()) {
+      Pointer caps =
+          VirtNative.LIB.virConnectGetDomainCapabilities(
+              connPtr(conn), null, null, spec.machineType(), virtType, 0);
+      if (caps == null) {
+        String msg = VirtNative.LIB.virGetLastErrorMessage();
+        throw new HypervisorException(
+            "MACHINE_TYPE_UNSUPPORTED",
+            who
+                + ": "
+                + host
+                + "'s QEMU ("
+                + Versions.format(qemu)
+                + ", "
+                + virtType
+                + ") does not provide machine type "
+                + spec.machineType()
+                + " of the guest on "
+                + spec.sourceHost()
+                + " ("
+                + msg
+                + ")");
+      }
+      VirtNative.LibC.LIB.free(caps);
+    }
+    if (spec.cpuXml() != null && !spec.cpuXml().isBlank()) {
+      int rc =
+          VirtNative.LIB.virConnectCompareHypervisorCPU(
+              connPtr(conn),
+              null,
+              null,
+              spec.machineType(),
+              virtType,
+              spec.cpuXml(),
+              VirtNative.COMPARE_CPU_FAIL_INCOMPATIBLE);
+      if (rc <= VirtNative.CPU_COMPARE_INCOMPATIBLE) {
+        String msg = VirtNative.LIB.virGetLastErrorMessage();
+        boolean incompatible = rc == 0 || (msg != null && msg.contains("incompatible"));
+        throw new HypervisorException(
+            incompatible ? "CPU_INCOMPATIBLE" : "PREPARE_FAILED",
+            who
+                + ": "
+                + host
+                + " cannot provide the guest CPU ("
+                + GuestXml.cpuSummary(spec.cpuXml())
+                + ") it runs with on "
+                + spec.sourceHost()
+                + ": "
+                + msg);
+      }
+    }
+    if (Boolean.TRUE.equals(spec.sharedStorage())) {
+      List<String> peers;
+      try {
+        peers = SharedStorage.peers(conn, instancesPath, host);
+      } catch (LibvirtException e) {
+        throw new HypervisorException(
+            "STORAGE_NOT_SHARED",
+            who + ": " + host + " cannot read its instance directory: " + e.getMessage());
+      }
+      if (!peers.contains(spec.sourceHost())) {
+        throw new HypervisorException(
+            "STORAGE_NOT_SHARED",
+            who
+                + ": "
+                + host
+                + " does not see "
+                + spec.sourceHost()
+                + "'s instance storage ("
+                + instancesPath
+                + " holds markers of "
+                + peers
+                + ")");
+      }
+    }
+  }
+
+  /** The source's libvirt version, asked of its daemon; null when it cannot be asked. */
+  private Long sourceLibvirtVersion(String sourceHost) {
+    try (Closing c = new Closing(open(destinationUri.apply(sourceHost)))) {
+      return c.conn.getLibVersion();
+    } catch (HypervisorException | LibvirtException | RuntimeException e) {
+      LOG.info(
+          "[host {}] libvirt version of {} not compared: {}", host, sourceHost, e.getMessage());
+      return null;
     }
   }
 
@@ -344,14 +685,35 @@ public final class LibvirtHypervisor implements Hypervisor {
     int f = VirtNative.LIVE | VirtNative.PEER2PEER | VirtNative.PERSIST_DEST;
     f |= VirtNative.UNDEFINE_SOURCE;
     if (flags.blockMigration()) f |= VirtNative.NON_SHARED_INC;
+    // Both may be set: the throttle first, post-copy when the conductor decides it does not help.
     if (flags.postCopy()) f |= VirtNative.POSTCOPY;
-    else if (flags.autoConverge()) f |= VirtNative.AUTO_CONVERGE;
+    if (flags.autoConverge()) f |= VirtNative.AUTO_CONVERGE;
+    if (nativeTls) f |= VirtNative.TLS;
+    if (parallel(flags) > 1) f |= VirtNative.PARALLEL;
+    if (!"none".equals(compression)) f |= VirtNative.COMPRESSED;
+    completedEvents.remove(uuid);
     int migrateFlags = f;
     Thread t =
         new Thread(() -> runMigration(job, dest, flags, migrateFlags), "libvirt-migrate-" + uuid);
     t.setDaemon(true);
     t.start();
     return job.future;
+  }
+
+  /**
+   * The multifd connections for this migration: QEMU before 10.1 cannot combine multifd with
+   * post-copy, so a migration that may switch to post-copy there uses one stream.
+   */
+  private int parallel(MigrationFlags flags) {
+    if (parallelConnections <= 1) return 1;
+    if (flags.postCopy() && version() < 10_001_000L) {
+      LOG.info(
+          "[host {}] one stream instead of {}: post-copy with multifd needs QEMU 10.1",
+          host,
+          parallelConnections);
+      return 1;
+    }
+    return parallelConnections;
   }
 
   private void runMigration(Job job, String dest, MigrationFlags flags, int migrateFlags) {
@@ -363,6 +725,17 @@ public final class LibvirtHypervisor implements Hypervisor {
       org.libvirt.Domain dom = lookup(c.conn, job.uuid);
       if (flags.bandwidthMibps() > 0) {
         VirtNative.LIB.virTypedParamsAddULLong(params, n, max, "bandwidth", flags.bandwidthMibps());
+      }
+      if ((migrateFlags & VirtNative.PARALLEL) != 0) {
+        VirtNative.LIB.virTypedParamsAddInt(
+            params, n, max, "parallel.connections", parallel(flags));
+      }
+      if ((migrateFlags & VirtNative.COMPRESSED) != 0) {
+        VirtNative.LIB.virTypedParamsAddString(params, n, max, "compression", compression);
+        if ("zstd".equals(compression)) {
+          VirtNative.LIB.virTypedParamsAddInt(
+              params, n, max, "compression.zstd.level", compressionLevel);
+        }
       }
       if ((migrateFlags & VirtNative.AUTO_CONVERGE) != 0) {
         VirtNative.LIB.virTypedParamsAddInt(
@@ -412,9 +785,19 @@ public final class LibvirtHypervisor implements Hypervisor {
       LOG.warn("[host {}] completed job stats of {} unreadable: {}", host, job.uuid, e.toString());
     }
     if (done.isEmpty()) {
-      // After post-copy QEMU keeps no completed statistics: the last sample is all there is, and
-      // the downtime is unknown (-1), not zero.
-      LOG.info("[host {}] no completed job statistics for {} (post-copy?)", host, job.uuid);
+      // After post-copy the destination keeps no completed statistics; the source's job-completed
+      // event carried them (with the switch-over's downtime). It may trail the migrate call.
+      long until = System.nanoTime() + 3_000_000_000L;
+      while (!completedEvents.containsKey(job.uuid) && System.nanoTime() < until) {
+        java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
+      }
+      Map<String, Long> ev = completedEvents.remove(job.uuid);
+      if (ev != null) {
+        done = ev;
+      } else {
+        // Without either, the last sample is all there is and the downtime is unknown (-1).
+        LOG.info("[host {}] no completed job statistics for {} (post-copy?)", host, job.uuid);
+      }
     }
     long memTotal = done.getOrDefault("memory_total", last == null ? 0 : last.memoryTotalBytes());
     return new MigrationResult(

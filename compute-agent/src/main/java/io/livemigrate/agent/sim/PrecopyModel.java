@@ -41,6 +41,10 @@ import java.util.Optional;
  *   <li><b>Instant</b> guests complete within the first {@link #step(long)}.
  * </ul>
  *
+ * <p>This class is what callers see: it checks their arguments and preconditions. {@link
+ * PrecopyPhases} moves through the phases; {@link DiskMirror}, {@link MemoryPasses} and {@link
+ * PostCopyPull} keep each phase's numbers.
+ *
  * <p>Times are kept in double seconds and bytes in doubles (exact to well beyond TiB sizes);
  * reported numbers are rounded to long. Not thread-safe: the owner serialises calls.
  */
@@ -59,14 +63,7 @@ public final class PrecopyModel {
   public static final double DISK_DIRTY_FRACTION = 0.01;
 
   /** Rounding slack when comparing byte counts computed in doubles. */
-  private static final double EPS_BYTES = 1.0;
-
-  /**
-   * A step handles at most this many events (pass ends and the like); past that the rest of the
-   * step is dropped. Only a pathological guest (a working set of a few pages with a zero max
-   * downtime) gets near it, and dropping time there only makes the model slower, never wrong.
-   */
-  private static final int MAX_EVENTS_PER_STEP = 1_000_000;
+  static final double EPS_BYTES = 1.0;
 
   /** Where a model is in its life. */
   public enum Status {
@@ -75,62 +72,12 @@ public final class PrecopyModel {
     CANCELLED
   }
 
-  private enum Phase {
-    DISK,
-    PRECOPY,
-    POSTCOPY,
-    DONE
-  }
-
-  private final double memTotal;
-  private final double diskTotal;
-  private final double dirtyCap;
-  private final boolean autoConverge;
+  private final PrecopyPhases phases;
   private final boolean postCopyPermitted;
-  private final boolean instant;
 
-  private double dirtyRate;
-  private double bandwidth;
-  private long maxDowntimeMs;
-
-  private Status status = Status.RUNNING;
-  private Phase phase;
-  private double nowSec;
-
-  private double diskProcessed;
-  private double diskRemaining;
-
-  private int iteration;
-  private double iterSize;
-  private double iterSent;
-  private double dirtied;
-  private double memProcessed;
-  private double throttle;
-
-  private boolean paused;
-  private double pausedAtSec;
-
-  private boolean postCopyRequested;
-  private double postRemaining;
-  private double postDowntimeMs;
-
-  private boolean transitioned;
-  private MigrationResult result;
-
-  private PrecopyModel(Builder b) {
-    this.memTotal = b.memoryBytes;
-    this.diskTotal = b.diskBytes;
-    long ws = b.workingSetBytes <= 0 ? b.memoryBytes / 4 : b.workingSetBytes;
-    this.dirtyCap = Math.min(ws, b.memoryBytes);
-    this.autoConverge = b.autoConverge;
+  PrecopyModel(PrecopyModelBuilder b) {
+    this.phases = new PrecopyPhases(b);
     this.postCopyPermitted = b.postCopyPermitted;
-    this.instant = b.instant;
-    this.dirtyRate = b.dirtyRateBps;
-    this.bandwidth = b.bandwidthBps;
-    this.maxDowntimeMs = b.maxDowntimeMs;
-    this.diskRemaining = diskTotal;
-    this.phase = diskTotal > 0 ? Phase.DISK : Phase.PRECOPY;
-    this.iterSize = memTotal;
   }
 
   /**
@@ -138,8 +85,8 @@ public final class PrecopyModel {
    *
    * @throws IllegalArgumentException if {@code memoryBytes} is not positive
    */
-  public static Builder builder(long memoryBytes) {
-    return new Builder(memoryBytes);
+  public static PrecopyModelBuilder builder(long memoryBytes) {
+    return new PrecopyModelBuilder(memoryBytes);
   }
 
   /**
@@ -154,184 +101,7 @@ public final class PrecopyModel {
     if (dtMs < 0) {
       throw new IllegalArgumentException("negative step: " + dtMs);
     }
-    if (status != Status.RUNNING) {
-      return status;
-    }
-    if (instant) {
-      completeInstantly();
-      return status;
-    }
-    double left = dtMs / 1000.0;
-    int events = 0;
-    while (status == Status.RUNNING) {
-      transitioned = false;
-      double used =
-          switch (phase) {
-            case DISK -> advanceDisk(left);
-            case PRECOPY -> advancePrecopy(left);
-            case POSTCOPY -> advancePostcopy(left);
-            case DONE -> left;
-          };
-      left = used >= left ? 0 : left - used;
-      if (!transitioned && left <= 0) {
-        break;
-      }
-      if (++events > MAX_EVENTS_PER_STEP) {
-        nowSec += left;
-        break;
-      }
-    }
-    return status;
-  }
-
-  private double advanceDisk(double left) {
-    if (diskRemaining <= EPS_BYTES) {
-      startMemory();
-      return 0;
-    }
-    double diskDirtyRate = effectiveDirtyRate() * DISK_DIRTY_FRACTION;
-    double net = bandwidth - diskDirtyRate;
-    double tDrain = net > 0 ? diskRemaining / net : Double.POSITIVE_INFINITY;
-    double t = Math.min(left, tDrain);
-    nowSec += t;
-    if (t >= tDrain) {
-      // Sent exactly what was there plus what got dirtied meanwhile.
-      diskProcessed += diskRemaining + diskDirtyRate * t;
-      diskRemaining = 0;
-      startMemory();
-    } else {
-      diskProcessed += bandwidth * t;
-      diskRemaining = Math.min(diskTotal, diskRemaining - net * t);
-    }
-    return t;
-  }
-
-  private void startMemory() {
-    diskRemaining = 0;
-    phase = Phase.PRECOPY;
-    iteration = 0;
-    iterSize = memTotal;
-    iterSent = 0;
-    dirtied = 0;
-    transitioned = true;
-    if (postCopyRequested) {
-      switchToPostCopy();
-    }
-  }
-
-  private double advancePrecopy(double left) {
-    double rem = iterSize - iterSent + dirtied;
-    double threshold = thresholdBytes();
-    if (iteration >= 1 && Math.min(rem, memTotal) <= threshold + EPS_BYTES) {
-      stopAndCopy(Math.min(rem, memTotal));
-      return 0;
-    }
-    double dRate = dirtied < dirtyCap ? effectiveDirtyRate() : 0;
-    double tEnd = (iterSize - iterSent) / bandwidth;
-    double tCap = dRate > 0 ? (dirtyCap - dirtied) / dRate : Double.POSITIVE_INFINITY;
-    double tThr = Double.POSITIVE_INFINITY;
-    if (iteration >= 1 && dRate < bandwidth) {
-      tThr = Math.max(0, (rem - threshold) / (bandwidth - dRate));
-    }
-    double t = Math.min(Math.min(left, tEnd), Math.min(tCap, tThr));
-    nowSec += t;
-    dirtied = t >= tCap ? dirtyCap : Math.min(dirtyCap, dirtied + dRate * t);
-    if (t >= tEnd) {
-      memProcessed += iterSize - iterSent;
-      iterSent = iterSize;
-      endIteration();
-    } else {
-      memProcessed += bandwidth * t;
-      iterSent += bandwidth * t;
-    }
-    return t;
-  }
-
-  private void endIteration() {
-    double next = Math.min(memTotal, Math.floor(dirtied / PAGE_SIZE) * PAGE_SIZE);
-    if (next / bandwidth * 1000.0 <= maxDowntimeMs) {
-      stopAndCopy(next);
-      return;
-    }
-    iteration++;
-    iterSize = next;
-    iterSent = 0;
-    dirtied = 0;
-    if (autoConverge && iteration >= 2) {
-      throttle = throttle == 0 ? 0.20 : Math.min(0.99, throttle + 0.10);
-    }
-    transitioned = true;
-  }
-
-  private void stopAndCopy(double rest) {
-    double copyMs = rest > 0 ? Math.max(1.0, rest / bandwidth * 1000.0) : 0;
-    double pausedMs = paused ? (nowSec - pausedAtSec) * 1000.0 : 0;
-    memProcessed += rest;
-    finish(pausedMs + copyMs + SWITCH_COST_MS, nowSec * 1000.0 + copyMs + SWITCH_COST_MS, mode());
-  }
-
-  private double advancePostcopy(double left) {
-    double tDrain = postRemaining / bandwidth;
-    double t = Math.min(left, tDrain);
-    nowSec += t;
-    if (t >= tDrain) {
-      memProcessed += postRemaining;
-      postRemaining = 0;
-      finish(postDowntimeMs, nowSec * 1000.0, "postcopy");
-    } else {
-      memProcessed += bandwidth * t;
-      postRemaining -= bandwidth * t;
-    }
-    return t;
-  }
-
-  private void switchToPostCopy() {
-    double pausedMs = paused ? (nowSec - pausedAtSec) * 1000.0 : 0;
-    postRemaining = Math.min(memTotal, iterSize - iterSent + dirtied);
-    postDowntimeMs = pausedMs + POSTCOPY_SWITCH_MS;
-    paused = false;
-    phase = Phase.POSTCOPY;
-    transitioned = true;
-  }
-
-  private void completeInstantly() {
-    memProcessed = memTotal;
-    diskProcessed = diskTotal;
-    diskRemaining = 0;
-    finish(SWITCH_COST_MS, nowSec * 1000.0 + SWITCH_COST_MS, mode());
-  }
-
-  private void finish(double downtimeMs, double endMs, String finalMode) {
-    int passes = instant ? 1 : iteration + 2;
-    result =
-        new MigrationResult(
-            (long) Math.ceil(downtimeMs - 1e-9),
-            Math.round(memTotal),
-            Math.round(memProcessed),
-            Math.round(diskTotal),
-            Math.round(diskProcessed),
-            passes,
-            Math.round(endMs),
-            finalMode);
-    iterSize = 0;
-    iterSent = 0;
-    dirtied = 0;
-    postRemaining = 0;
-    diskRemaining = 0;
-    phase = Phase.DONE;
-    status = Status.COMPLETED;
-    transitioned = true;
-  }
-
-  private double thresholdBytes() {
-    return bandwidth * maxDowntimeMs / 1000.0;
-  }
-
-  private double effectiveDirtyRate() {
-    if (paused || phase == Phase.POSTCOPY || phase == Phase.DONE) {
-      return 0;
-    }
-    return dirtyRate * (1.0 - throttle);
+    return phases.advance(dtMs / 1000.0);
   }
 
   /**
@@ -343,7 +113,7 @@ public final class PrecopyModel {
     if (bps <= 0) {
       throw new IllegalArgumentException("bandwidth must be positive: " + bps);
     }
-    bandwidth = bps;
+    phases.setBandwidth(bps);
   }
 
   /**
@@ -356,7 +126,7 @@ public final class PrecopyModel {
     if (ms < 0) {
       throw new IllegalArgumentException("max downtime must not be negative: " + ms);
     }
-    maxDowntimeMs = ms;
+    phases.setMaxDowntimeMs(ms);
   }
 
   /**
@@ -368,7 +138,7 @@ public final class PrecopyModel {
     if (bps < 0) {
       throw new IllegalArgumentException("dirty rate must not be negative: " + bps);
     }
-    dirtyRate = bps;
+    phases.setDirtyRate(bps);
   }
 
   /**
@@ -376,11 +146,7 @@ public final class PrecopyModel {
    * a no-op once the model ended or switched to post-copy (the guest runs on the destination).
    */
   public void pause() {
-    if (status != Status.RUNNING || phase == Phase.POSTCOPY || paused) {
-      return;
-    }
-    paused = true;
-    pausedAtSec = nowSec;
+    phases.pause();
   }
 
   /**
@@ -394,73 +160,60 @@ public final class PrecopyModel {
     if (!postCopyPermitted) {
       throw new IllegalStateException("post-copy was not permitted for this migration");
     }
-    if (status != Status.RUNNING) {
-      throw new IllegalStateException("migration is not running: " + status);
+    if (status() != Status.RUNNING) {
+      throw new IllegalStateException("migration is not running: " + status());
     }
-    if (phase == Phase.DISK) {
-      postCopyRequested = true;
-    } else if (phase == Phase.PRECOPY) {
-      switchToPostCopy();
-    }
+    phases.startPostCopy();
   }
 
   /** Cancels the migration; a no-op once it completed. */
   public void abort() {
-    if (status == Status.RUNNING) {
-      status = Status.CANCELLED;
-      phase = Phase.DONE;
-    }
+    phases.abort();
   }
 
   /** The current status. */
   public Status status() {
-    return status;
+    return phases.status();
   }
 
   /** True while neither completed nor cancelled. */
   public boolean isRunning() {
-    return status == Status.RUNNING;
+    return status() == Status.RUNNING;
   }
 
   /** True once the migration completed. */
   public boolean isCompleted() {
-    return status == Status.COMPLETED;
+    return status() == Status.COMPLETED;
   }
 
   /** True once the migration was cancelled. */
   public boolean isCancelled() {
-    return status == Status.CANCELLED;
+    return status() == Status.CANCELLED;
   }
 
   /** How the migration went, once it completed; empty before and when cancelled. */
   public Optional<MigrationResult> result() {
-    return Optional.ofNullable(result);
+    return Optional.ofNullable(phases.result());
   }
 
   /** {@code postcopy} after the switch, {@code paused} once paused, else {@code precopy}. */
   public String mode() {
-    if (result != null) {
-      return result.mode();
-    }
-    if (phase == Phase.POSTCOPY) {
-      return "postcopy";
-    }
-    return paused ? "paused" : "precopy";
+    return phases.mode();
   }
 
   /** The auto-converge throttle, 0 to 0.99. */
   public double throttle() {
-    return throttle;
+    return phases.throttle();
   }
 
   /** The auto-converge throttle in whole percent, 0 to 99. */
   public int throttlePercent() {
-    return (int) Math.round(throttle * 100);
+    return (int) Math.round(phases.throttle() * 100);
   }
 
   /** The 0-based index of the current memory pass (0 while the disk copies). */
   public int iteration() {
-    return iteration;
+    return phases.iteration();
   }
 
   /** Whether {@link #startPostCopy()} is allowed. */
@@ -470,37 +223,27 @@ public final class PrecopyModel {
 
   /** The current bandwidth, bytes/s. */
   public long bandwidthBps() {
-    return Math.round(bandwidth);
+    return Math.round(phases.bandwidth());
   }
 
   /** The current tolerated downtime, ms. */
   public long maxDowntimeMs() {
-    return maxDowntimeMs;
+    return phases.maxDowntimeMs();
   }
 
   /** Simulated time since the start, ms. */
   public long elapsedMs() {
-    return Math.round(nowSec * 1000.0);
+    return Math.round(phases.nowSec() * 1000.0);
   }
 
   /** Memory still to send as QEMU reports it (the dirty bitmap), bytes. */
   public long memoryRemainingBytes() {
-    return Math.round(memoryRemaining());
+    return Math.round(phases.memoryRemaining());
   }
 
   /** Memory sent so far, re-sent pages included, bytes. */
   public long memoryProcessedBytes() {
-    return Math.round(memProcessed);
-  }
-
-  private double memoryRemaining() {
-    return switch (phase) {
-      case DISK -> memTotal;
-      case PRECOPY -> Math.min(memTotal, iterSize - iterSent + dirtied);
-      case POSTCOPY -> postRemaining;
-      case DONE ->
-          status == Status.COMPLETED ? 0 : Math.min(memTotal, iterSize - iterSent + dirtied);
-    };
+    return Math.round(phases.memoryProcessed());
   }
 
   /**
@@ -508,107 +251,6 @@ public final class PrecopyModel {
    * remaining counts are 0.
    */
   public JobStats snapshot() {
-    double remaining = memoryRemaining();
-    return new JobStats(
-        mode(),
-        Math.round(memTotal),
-        Math.round(memProcessed),
-        Math.round(remaining),
-        Math.round(diskTotal),
-        Math.round(diskProcessed),
-        Math.round(diskRemaining),
-        Math.round(effectiveDirtyRate()),
-        Math.round(bandwidth),
-        iteration,
-        Math.round(remaining / bandwidth * 1000.0),
-        Math.round(nowSec * 1000.0));
-  }
-
-  /** Builds a {@link PrecopyModel}; every setting but the memory size has a default. */
-  public static final class Builder {
-    private final long memoryBytes;
-    private long diskBytes;
-    private long dirtyRateBps;
-    private long workingSetBytes;
-    private long bandwidthBps = 1L << 30;
-    private long maxDowntimeMs = 500;
-    private boolean autoConverge;
-    private boolean postCopyPermitted;
-    private boolean instant;
-
-    private Builder(long memoryBytes) {
-      if (memoryBytes <= 0) {
-        throw new IllegalArgumentException("memory must be positive: " + memoryBytes);
-      }
-      this.memoryBytes = memoryBytes;
-    }
-
-    /** Disk to copy before memory (block migration); 0 (the default) = shared storage. */
-    public Builder diskBytes(long bytes) {
-      if (bytes < 0) {
-        throw new IllegalArgumentException("disk must not be negative: " + bytes);
-      }
-      this.diskBytes = bytes;
-      return this;
-    }
-
-    /** The guest's dirty rate, bytes/s (default 0). */
-    public Builder dirtyRateBps(long bps) {
-      if (bps < 0) {
-        throw new IllegalArgumentException("dirty rate must not be negative: " + bps);
-      }
-      this.dirtyRateBps = bps;
-      return this;
-    }
-
-    /** The writable working set, bytes; 0 (the default) = a quarter of memory; capped at memory. */
-    public Builder workingSetBytes(long bytes) {
-      if (bytes < 0) {
-        throw new IllegalArgumentException("working set must not be negative: " + bytes);
-      }
-      this.workingSetBytes = bytes;
-      return this;
-    }
-
-    /** The initial bandwidth, bytes/s (default 1 GiB/s). */
-    public Builder bandwidthBps(long bps) {
-      if (bps <= 0) {
-        throw new IllegalArgumentException("bandwidth must be positive: " + bps);
-      }
-      this.bandwidthBps = bps;
-      return this;
-    }
-
-    /** The initial tolerated downtime, ms (default 500). */
-    public Builder maxDowntimeMs(long ms) {
-      if (ms < 0) {
-        throw new IllegalArgumentException("max downtime must not be negative: " + ms);
-      }
-      this.maxDowntimeMs = ms;
-      return this;
-    }
-
-    /** Whether auto-converge throttles the guest (default off). */
-    public Builder autoConverge(boolean on) {
-      this.autoConverge = on;
-      return this;
-    }
-
-    /** Whether {@link PrecopyModel#startPostCopy()} is allowed (default off). */
-    public Builder postCopyPermitted(boolean on) {
-      this.postCopyPermitted = on;
-      return this;
-    }
-
-    /** A guest that migrates within the first step, whatever its sizes (default off). */
-    public Builder instant(boolean on) {
-      this.instant = on;
-      return this;
-    }
-
-    /** The model, at time 0, nothing sent yet. */
-    public PrecopyModel build() {
-      return new PrecopyModel(this);
-    }
+    return phases.snapshot();
   }
 }

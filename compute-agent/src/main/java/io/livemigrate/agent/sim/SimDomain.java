@@ -87,8 +87,8 @@ public record SimDomain(
   }
 
   /**
-   * The guest a destination creates from an {@link IncomingSpec}: the spec's attributes, a guest
-   * that dirties nothing (the destination cannot know how the guest behaved on the source).
+   * The guest a destination creates from an {@link IncomingSpec}: the spec's attributes, and the
+   * dirty rate the source measured (the conductor carries it in prepare), else none.
    */
   public static SimDomain fromIncoming(IncomingSpec spec) {
     return new SimDomain(
@@ -100,7 +100,7 @@ public record SimDomain(
         spec.projectId(),
         spec.userId(),
         spec.flavor(),
-        0,
+        spec.dirtyRateBps() == null ? 0 : spec.dirtyRateBps(),
         0,
         false);
   }
@@ -170,6 +170,18 @@ public record SimDomain(
 
   /** The SPI view of this guest in {@code state}. */
   public Domain toDomain(String state) {
-    return new Domain(uuid, name, state, vcpus, memoryMb, diskGb, projectId, userId, flavor);
+    return new Domain(
+        uuid,
+        name,
+        state,
+        vcpus,
+        memoryMb,
+        diskGb,
+        projectId,
+        userId,
+        flavor,
+        null,
+        null,
+        dirtyRateBps);
   }
 }

@@ -2,20 +2,13 @@ package io.livemigrate.agent.sim;
 
 import io.livemigrate.agent.Hypervisor;
 import io.livemigrate.agent.HypervisorException;
-import java.util.ArrayList;
-import java.util.EnumMap;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A {@link Hypervisor} that runs no guests: each domain is a {@link SimDomain} and each migration a
@@ -29,6 +22,10 @@ import java.util.concurrent.TimeUnit;
  * <p>Failures can be scripted with {@link #script}: a script stays in force, firing on every
  * matching call, until {@link #clearScripts()} (or a new {@link #script} for the same point and
  * uuid replaces its message).
+ *
+ * <p>The state is in three parts: the {@link SimInventory} (domains, and reservations checked
+ * against the capacity), the {@link FailureScripts}, and the {@link SimJobs} (the running
+ * migrations, which change the inventory when they end).
  *
  * <p>Thread-safe: every method may be called from any thread; the state is guarded by one lock, and
  * futures are completed outside it.
@@ -44,22 +41,16 @@ public final class SimulatedHypervisor implements Hypervisor {
   /** A uuid that matches every uuid in {@link #script}. */
   public static final String ANY = "*";
 
-  private static final long MIB = SimDomain.MIB;
-
   private final String host;
   private final HostResources capacity;
-  private final long linkBandwidthBps;
-  private final long tickMs;
-  private final ScheduledExecutorService scheduler;
-  private final boolean ownsScheduler;
 
+  /** Guards the inventory, the scripts and the jobs, so that they change together. */
   private final Object lock = new Object();
-  private final Map<String, Entry> domains = new LinkedHashMap<>();
-  private final Map<String, IncomingSpec> incoming = new LinkedHashMap<>();
-  private final Map<String, SimDomain> incomingProfiles = new HashMap<>();
-  private final Map<String, Job> jobs = new HashMap<>();
-  private final Map<FailurePoint, Map<String, String>> scripts = new EnumMap<>(FailurePoint.class);
-  private boolean closed;
+
+  private final SimInventory inventory;
+  private volatile SimFabric fabric = SimFabric.NONE;
+  private final FailureScripts scripts = new FailureScripts();
+  private final SimJobs jobs;
 
   /**
    * A simulated host that ticks its migrations on a shared scheduler (not shut down by {@link
@@ -88,18 +79,7 @@ public final class SimulatedHypervisor implements Hypervisor {
    */
   public SimulatedHypervisor(
       String host, HostResources capacity, long linkBandwidthBps, long tickMs) {
-    this(
-        host,
-        capacity,
-        linkBandwidthBps,
-        tickMs,
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "sim-hypervisor-" + host);
-              t.setDaemon(true);
-              return t;
-            }),
-        true);
+    this(host, capacity, linkBandwidthBps, tickMs, SimJobs.ownScheduler(host), true);
   }
 
   private SimulatedHypervisor(
@@ -111,16 +91,10 @@ public final class SimulatedHypervisor implements Hypervisor {
       boolean ownsScheduler) {
     this.host = Objects.requireNonNull(host, "host");
     this.capacity = Objects.requireNonNull(capacity, "capacity");
-    if (linkBandwidthBps <= 0) {
-      throw new IllegalArgumentException("link bandwidth must be positive: " + linkBandwidthBps);
-    }
-    if (tickMs <= 0) {
-      throw new IllegalArgumentException("tick must be positive: " + tickMs);
-    }
-    this.linkBandwidthBps = linkBandwidthBps;
-    this.tickMs = tickMs;
-    this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
-    this.ownsScheduler = ownsScheduler;
+    this.inventory = new SimInventory(host, capacity);
+    this.jobs =
+        new SimJobs(
+            host, lock, inventory, scripts, linkBandwidthBps, tickMs, scheduler, ownsScheduler);
   }
 
   /** This host's name. */
@@ -143,6 +117,34 @@ public final class SimulatedHypervisor implements Hypervisor {
     return capacity;
   }
 
+  /**
+   * What this host runs and reserves, to be kept across an agent restart (as libvirtd keeps it).
+   */
+  public record Snapshot(
+      List<SimDomain> running, List<String> paused, List<IncomingSpec> incoming) {}
+
+  /** The current domains and reservations, and clears the change mark. */
+  public Snapshot snapshot() {
+    synchronized (lock) {
+      takeArrivals();
+      return inventory.snapshot();
+    }
+  }
+
+  /** Whether domains or reservations changed since the last {@link #snapshot}. */
+  public boolean takeChange() {
+    synchronized (lock) {
+      return inventory.changed();
+    }
+  }
+
+  /** Replaces the domains and reservations with a snapshot's (jobs are not restored). */
+  public void restore(Snapshot s) {
+    synchronized (lock) {
+      inventory.restore(s);
+    }
+  }
+
   // ---- test and demo controls -------------------------------------------------------------
 
   /**
@@ -153,25 +155,22 @@ public final class SimulatedHypervisor implements Hypervisor {
   public void define(SimDomain domain) {
     Objects.requireNonNull(domain, "domain");
     synchronized (lock) {
-      if (domains.containsKey(domain.uuid())) {
-        throw new IllegalArgumentException("domain already defined: " + domain.uuid());
-      }
-      domains.put(domain.uuid(), new Entry(domain, "running"));
+      inventory.define(domain);
     }
   }
 
   /** The spec of a domain here, if there is one. */
   public Optional<SimDomain> domain(String uuid) {
     synchronized (lock) {
-      Entry e = domains.get(uuid);
-      return e == null ? Optional.empty() : Optional.of(e.spec);
+      takeArrivals();
+      return inventory.domain(uuid);
     }
   }
 
   /** Whether an incoming reservation for {@code uuid} is held here. */
   public boolean hasIncoming(String uuid) {
     synchronized (lock) {
-      return incoming.containsKey(uuid);
+      return inventory.hasIncoming(uuid);
     }
   }
 
@@ -182,15 +181,8 @@ public final class SimulatedHypervisor implements Hypervisor {
    */
   public void setDirtyRate(String uuid, long bps) {
     synchronized (lock) {
-      Entry e = domains.get(uuid);
-      if (e == null) {
-        throw new IllegalArgumentException("no domain " + uuid + " on " + host);
-      }
-      e.spec = e.spec.withDirtyRate(bps);
-      Job job = jobs.get(uuid);
-      if (job != null) {
-        job.model.setDirtyRate(bps);
-      }
+      inventory.setDirtyRate(uuid, bps);
+      jobs.setDirtyRate(uuid, bps);
     }
   }
 
@@ -202,7 +194,7 @@ public final class SimulatedHypervisor implements Hypervisor {
   public void setIncomingProfile(SimDomain profile) {
     Objects.requireNonNull(profile, "profile");
     synchronized (lock) {
-      incomingProfiles.put(profile.uuid(), profile);
+      inventory.setIncomingProfile(profile);
     }
   }
 
@@ -214,9 +206,8 @@ public final class SimulatedHypervisor implements Hypervisor {
   public void script(FailurePoint point, String uuid, String message) {
     Objects.requireNonNull(point, "point");
     Objects.requireNonNull(uuid, "uuid");
-    String text = message == null ? "scripted failure at " + point : message;
     synchronized (lock) {
-      scripts.computeIfAbsent(point, p -> new HashMap<>()).put(uuid, text);
+      scripts.add(point, uuid, message);
     }
   }
 
@@ -227,26 +218,19 @@ public final class SimulatedHypervisor implements Hypervisor {
     }
   }
 
-  private String scripted(FailurePoint point, String uuid) {
-    Map<String, String> byUuid = scripts.get(point);
-    if (byUuid == null) {
-      return null;
-    }
-    String exact = byUuid.get(uuid);
-    return exact != null ? exact : byUuid.get(ANY);
-  }
-
   // ---- Hypervisor ---------------------------------------------------------------------------
+
+  @Override
+  public Set<String> outboundJobs() {
+    return jobs.uuids();
+  }
 
   /** Running and paused domains; incoming reservations are not listed. */
   @Override
   public List<Domain> listDomains() {
     synchronized (lock) {
-      List<Domain> out = new ArrayList<>(domains.size());
-      for (Entry e : domains.values()) {
-        out.add(e.spec.toDomain(e.state));
-      }
-      return out;
+      takeArrivals();
+      return inventory.listDomains();
     }
   }
 
@@ -261,60 +245,15 @@ public final class SimulatedHypervisor implements Hypervisor {
   public void prepareIncoming(IncomingSpec spec) throws HypervisorException {
     Objects.requireNonNull(spec, "spec");
     synchronized (lock) {
-      String failure = scripted(FailurePoint.PREPARE, spec.uuid());
-      if (failure != null) {
-        throw new HypervisorException("PREPARE_FAILED", failure);
-      }
-      if (incoming.containsKey(spec.uuid())) {
-        return;
-      }
-      if (domains.containsKey(spec.uuid())) {
-        throw new HypervisorException(
-            "PREPARE_FAILED", "instance " + spec.uuid() + " already exists on " + host);
-      }
-      long usedMb = 0;
-      long usedGb = 0;
-      for (Entry e : domains.values()) {
-        usedMb += e.spec.memoryMb();
-        usedGb += e.spec.diskGb();
-      }
-      for (IncomingSpec other : incoming.values()) {
-        usedMb += other.memoryMb();
-        usedGb += other.diskGb();
-      }
-      long freeMb = capacity.memoryMb() - usedMb;
-      long freeGb = capacity.diskGb() - usedGb;
-      if (spec.memoryMb() > freeMb) {
-        throw new HypervisorException(
-            "PREPARE_FAILED",
-            "insufficient memory on "
-                + host
-                + ": need "
-                + spec.memoryMb()
-                + " MB, free "
-                + freeMb
-                + " MB");
-      }
-      if (spec.diskGb() > freeGb) {
-        throw new HypervisorException(
-            "PREPARE_FAILED",
-            "insufficient disk on "
-                + host
-                + ": need "
-                + spec.diskGb()
-                + " GB, free "
-                + freeGb
-                + " GB");
-      }
-      incoming.put(spec.uuid(), spec);
+      scripts.check(FailurePoint.PREPARE, spec.uuid(), "PREPARE_FAILED");
+      inventory.reserve(spec);
     }
   }
 
   @Override
   public void cancelIncoming(String uuid) {
     synchronized (lock) {
-      incoming.remove(uuid);
-      incomingProfiles.remove(uuid);
+      inventory.cancelIncoming(uuid);
     }
   }
 
@@ -328,29 +267,30 @@ public final class SimulatedHypervisor implements Hypervisor {
   @Override
   public void finishIncoming(String uuid) throws HypervisorException {
     synchronized (lock) {
-      String failure = scripted(FailurePoint.FINISH_INCOMING, uuid);
-      if (failure != null) {
-        throw new HypervisorException("HYPERVISOR_ERROR", failure);
+      scripts.check(FailurePoint.FINISH_INCOMING, uuid, "HYPERVISOR_ERROR");
+      takeArrivals();
+      if (fabric.linked() && inventory.domain(uuid).isEmpty()) {
+        // As libvirt: a guest runs here only once its transfer completed, never on our say-so.
+        throw new HypervisorException(
+            "NOT_FOUND",
+            "instance " + uuid + " has not arrived on " + host + " (no completed transfer)");
       }
-      if (domains.containsKey(uuid)) {
-        incoming.remove(uuid);
-        return;
-      }
-      IncomingSpec spec = incoming.remove(uuid);
-      if (spec == null) {
-        throw new HypervisorException("NOT_FOUND", "no incoming instance " + uuid + " on " + host);
-      }
-      SimDomain created = SimDomain.fromIncoming(spec);
-      SimDomain profile = incomingProfiles.remove(uuid);
-      if (profile != null) {
-        created =
-            created
-                .withDirtyRate(profile.dirtyRateBps())
-                .withWorkingSet(profile.workingSetBytes())
-                .withInstant(profile.instant());
-      }
-      domains.put(uuid, new Entry(created, "running"));
+      inventory.finishIncoming(uuid);
     }
+  }
+
+  /**
+   * Links this host to the others of a lab: its completed transfers deliver their guests through
+   * {@code f}, and it takes in the guests delivered to it.
+   */
+  public SimulatedHypervisor linkTo(SimFabric f) {
+    this.fabric = Objects.requireNonNull(f, "fabric");
+    jobs.linkTo(f);
+    return this;
+  }
+
+  private void takeArrivals() {
+    for (SimDomain g : fabric.take(host)) inventory.arrive(g);
   }
 
   /**
@@ -368,133 +308,18 @@ public final class SimulatedHypervisor implements Hypervisor {
   public CompletableFuture<MigrationResult> migrate(
       String uuid, String destHost, MigrationFlags flags) throws HypervisorException {
     Objects.requireNonNull(flags, "flags");
-    synchronized (lock) {
-      if (closed) {
-        throw new HypervisorException("HYPERVISOR_ERROR", "hypervisor " + host + " is closed");
-      }
-      Entry entry = domains.get(uuid);
-      if (entry == null) {
-        throw new HypervisorException("NOT_FOUND", "no domain " + uuid + " on " + host);
-      }
-      if (jobs.containsKey(uuid)) {
-        throw new HypervisorException(
-            "HYPERVISOR_ERROR", "a migration job is already running for " + uuid);
-      }
-      if (host.equals(destHost)) {
-        throw new HypervisorException(
-            "HYPERVISOR_ERROR", "attempt to migrate guest " + uuid + " to the same host " + host);
-      }
-      String failure = scripted(FailurePoint.MIGRATE_START, uuid);
-      if (failure != null) {
-        throw new HypervisorException("HYPERVISOR_ERROR", failure);
-      }
-      SimDomain d = entry.spec;
-      PrecopyModel model =
-          PrecopyModel.builder(d.memoryBytes())
-              .diskBytes(flags.blockMigration() ? d.diskBytes() : 0)
-              .dirtyRateBps(d.dirtyRateBps())
-              .workingSetBytes(d.effectiveWorkingSetBytes())
-              .bandwidthBps(bandwidthFor(flags.bandwidthMibps()))
-              .maxDowntimeMs(Math.max(0, flags.maxDowntimeMs()))
-              .autoConverge(flags.autoConverge())
-              .postCopyPermitted(flags.postCopy())
-              .instant(d.instant())
-              .build();
-      Job job = new Job(uuid, model, System.nanoTime());
-      jobs.put(uuid, job);
-      // Scheduled under the lock so the first tick cannot run before job.task is set.
-      try {
-        job.task = scheduler.scheduleAtFixedRate(() -> tick(job), 0, tickMs, TimeUnit.MILLISECONDS);
-      } catch (RejectedExecutionException e) {
-        jobs.remove(uuid);
-        throw new HypervisorException(
-            "HYPERVISOR_ERROR", "simulator scheduler of " + host + " is shut down", e);
-      }
-      return job.future;
-    }
-  }
-
-  private long bandwidthFor(long mibps) {
-    return mibps > 0 ? mibps * MIB : linkBandwidthBps;
-  }
-
-  private void tick(Job job) {
-    MigrationResult done = null;
-    HypervisorException failure = null;
-    synchronized (lock) {
-      if (jobs.get(job.uuid) != job) {
-        // Ended by abort or close between scheduling and now.
-        job.task.cancel(false);
-        return;
-      }
-      long now = System.nanoTime();
-      long nanos = now - job.lastNanos + job.carryNanos;
-      job.lastNanos = now;
-      job.carryNanos = nanos % 1_000_000L;
-      try {
-        job.model.step(nanos / 1_000_000L);
-      } catch (RuntimeException e) {
-        failure =
-            new HypervisorException("HYPERVISOR_ERROR", "simulated migration failed: " + e, e);
-      }
-      if (failure == null) {
-        String midway = scripted(FailurePoint.MIGRATE_MIDWAY, job.uuid);
-        // Checked even when the model completed in this step: the half-way mark was passed
-        // before completion, so a scripted job fails however coarse the ticks are.
-        if (midway != null
-            && 2 * job.model.memoryProcessedBytes() > job.model.snapshot().memoryTotalBytes()) {
-          failure = new HypervisorException("HYPERVISOR_ERROR", midway);
-        }
-      }
-      if (failure != null) {
-        endJob(job);
-        resumeSource(job.uuid);
-      } else if (job.model.isCompleted()) {
-        endJob(job);
-        done = job.model.result().orElseThrow();
-        domains.remove(job.uuid);
-      }
-    }
-    if (failure != null) {
-      job.future.completeExceptionally(failure);
-    } else if (done != null) {
-      job.future.complete(done);
-    }
-  }
-
-  private void endJob(Job job) {
-    jobs.remove(job.uuid);
-    if (job.task != null) {
-      job.task.cancel(false);
-    }
-  }
-
-  private void resumeSource(String uuid) {
-    Entry e = domains.get(uuid);
-    if (e != null) {
-      e.state = "running";
-    }
+    return jobs.start(uuid, destHost, flags);
   }
 
   /** The jobs still running, so a restarted agent can follow them to their end. */
   @Override
   public Map<String, CompletableFuture<MigrationResult>> reattach() {
-    Map<String, CompletableFuture<MigrationResult>> out = new HashMap<>();
-    synchronized (lock) {
-      jobs.forEach(
-          (uuid, job) -> {
-            if (!job.future.isDone()) out.put(uuid, job.future);
-          });
-    }
-    return out;
+    return jobs.reattach();
   }
 
   @Override
   public Optional<JobStats> jobStats(String uuid) {
-    synchronized (lock) {
-      Job job = jobs.get(uuid);
-      return job == null ? Optional.empty() : Optional.of(job.model.snapshot());
-    }
+    return jobs.stats(uuid);
   }
 
   /**
@@ -505,13 +330,7 @@ public final class SimulatedHypervisor implements Hypervisor {
    */
   @Override
   public void setMaxDowntime(String uuid, long ms) throws HypervisorException {
-    synchronized (lock) {
-      Job job = requireJob(uuid);
-      if (ms < 0) {
-        throw new HypervisorException("HYPERVISOR_ERROR", "negative max downtime: " + ms);
-      }
-      job.model.setMaxDowntimeMs(ms);
-    }
+    jobs.setMaxDowntime(uuid, ms);
   }
 
   /**
@@ -522,13 +341,7 @@ public final class SimulatedHypervisor implements Hypervisor {
    */
   @Override
   public void setMaxSpeed(String uuid, long mibps) throws HypervisorException {
-    synchronized (lock) {
-      Job job = requireJob(uuid);
-      if (mibps < 0) {
-        throw new HypervisorException("HYPERVISOR_ERROR", "negative bandwidth: " + mibps);
-      }
-      job.model.setBandwidth(bandwidthFor(mibps));
-    }
+    jobs.setMaxSpeed(uuid, mibps);
   }
 
   /**
@@ -539,18 +352,7 @@ public final class SimulatedHypervisor implements Hypervisor {
    */
   @Override
   public void abortJob(String uuid) throws HypervisorException {
-    Job job;
-    synchronized (lock) {
-      job = requireJob(uuid);
-      if (scripted(FailurePoint.ABORT_IGNORED, uuid) != null) {
-        return;
-      }
-      job.model.abort();
-      endJob(job);
-      resumeSource(uuid);
-    }
-    job.future.completeExceptionally(
-        new HypervisorException("CANCELLED", "migration job cancelled"));
+    jobs.abort(uuid);
   }
 
   /**
@@ -561,11 +363,7 @@ public final class SimulatedHypervisor implements Hypervisor {
    */
   @Override
   public void suspend(String uuid) throws HypervisorException {
-    synchronized (lock) {
-      Job job = requireJob(uuid);
-      job.model.pause();
-      domains.get(uuid).state = "paused";
-    }
+    jobs.suspend(uuid);
   }
 
   /**
@@ -576,19 +374,7 @@ public final class SimulatedHypervisor implements Hypervisor {
    */
   @Override
   public void startPostCopy(String uuid) throws HypervisorException {
-    synchronized (lock) {
-      Job job = requireJob(uuid);
-      if (!job.model.postCopyPermitted()) {
-        throw new HypervisorException(
-            "HYPERVISOR_ERROR", "post-copy was not enabled for the migration of " + uuid);
-      }
-      try {
-        job.model.startPostCopy();
-      } catch (IllegalStateException e) {
-        throw new HypervisorException("HYPERVISOR_ERROR", e.getMessage(), e);
-      }
-      domains.get(uuid).state = "paused";
-    }
+    jobs.startPostCopy(uuid);
   }
 
   /**
@@ -597,19 +383,7 @@ public final class SimulatedHypervisor implements Hypervisor {
    */
   @Override
   public void cleanupSource(String uuid) {
-    Job job;
-    synchronized (lock) {
-      domains.remove(uuid);
-      job = jobs.get(uuid);
-      if (job != null) {
-        job.model.abort();
-        endJob(job);
-      }
-    }
-    if (job != null) {
-      job.future.completeExceptionally(
-          new HypervisorException("CANCELLED", "domain " + uuid + " removed from " + host));
-    }
+    jobs.cleanupSource(uuid);
   }
 
   /**
@@ -618,63 +392,11 @@ public final class SimulatedHypervisor implements Hypervisor {
    */
   @Override
   public void close() {
-    List<Job> ended;
-    synchronized (lock) {
-      closed = true;
-      ended = new ArrayList<>(jobs.values());
-      for (Job job : ended) {
-        job.model.abort();
-        endJob(job);
-        resumeSource(job.uuid);
-      }
-    }
-    for (Job job : ended) {
-      job.future.completeExceptionally(
-          new HypervisorException("HYPERVISOR_ERROR", "hypervisor " + host + " closed"));
-    }
-    if (ownsScheduler) {
-      scheduler.shutdownNow();
-    }
-  }
-
-  private Job requireJob(String uuid) throws HypervisorException {
-    Job job = jobs.get(uuid);
-    if (job != null) {
-      return job;
-    }
-    if (!domains.containsKey(uuid)) {
-      throw new HypervisorException("NOT_FOUND", "no domain " + uuid + " on " + host);
-    }
-    throw new HypervisorException("NO_JOB", "no migration job running for " + uuid);
+    jobs.close();
   }
 
   @Override
   public String toString() {
     return "SimulatedHypervisor[" + host + "]";
-  }
-
-  private static final class Entry {
-    SimDomain spec;
-    String state;
-
-    Entry(SimDomain spec, String state) {
-      this.spec = spec;
-      this.state = state;
-    }
-  }
-
-  private static final class Job {
-    final String uuid;
-    final PrecopyModel model;
-    final CompletableFuture<MigrationResult> future = new CompletableFuture<>();
-    ScheduledFuture<?> task;
-    long lastNanos;
-    long carryNanos;
-
-    Job(String uuid, PrecopyModel model, long startNanos) {
-      this.uuid = uuid;
-      this.model = model;
-      this.lastNanos = startNanos;
-    }
   }
 }

@@ -33,7 +33,7 @@ class PrecopyModelTest {
   }
 
   /** A guest that dirties twice as fast as the link sends, over half its memory. */
-  private static PrecopyModel.Builder nonConverging() {
+  private static PrecopyModelBuilder nonConverging() {
     return PrecopyModel.builder(M)
         .dirtyRateBps(2 * B)
         .workingSetBytes(M / 2)
