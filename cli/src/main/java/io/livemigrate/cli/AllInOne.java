@@ -3,8 +3,13 @@ package io.livemigrate.cli;
 import io.livemigrate.agent.Hypervisor.HostResources;
 import io.livemigrate.agent.app.ComputeAgentVerticle;
 import io.livemigrate.agent.sim.SimDomain;
+import io.livemigrate.agent.sim.SimFabric;
 import io.livemigrate.agent.sim.SimulatedHypervisor;
+import io.livemigrate.agent.sim.SimulatedState;
 import io.livemigrate.common.broker.EmbeddedBroker;
+import io.livemigrate.common.bus.Bus;
+import io.livemigrate.common.bus.BusSettings;
+import io.livemigrate.common.bus.Identities;
 import io.livemigrate.common.config.Config;
 import io.livemigrate.common.config.Options;
 import io.livemigrate.conductor.app.ConductorVerticle;
@@ -12,6 +17,8 @@ import io.livemigrate.scheduler.app.SchedulerVerticle;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -35,10 +42,15 @@ public final class AllInOne {
   private final String adminToken;
   private final EmbeddedBroker broker;
   private final ScheduledExecutorService simClock;
+
+  /** The simulated hosts of this process hand completed transfers' guests over through it. */
+  private final SimFabric fabric = SimFabric.inMemory();
+
   private final Map<String, SimulatedHypervisor> hypervisors = new LinkedHashMap<>();
   private final Map<String, String> agentDeployments = new HashMap<>();
   private final Map<String, ComputeAgentVerticle> agents = new HashMap<>();
   private PrometheusMeterRegistry vertxRegistry;
+  private Path ownStateDir;
   private String conductorDeployment;
   private String schedulerDeployment;
   private ConductorVerticle conductor;
@@ -87,7 +99,7 @@ public final class AllInOne {
       List<HostSpec> hosts,
       PrometheusMeterRegistry vertxRegistry) {
     return vertx
-        .executeBlocking(() -> embeddedBroker ? EmbeddedBroker.start(0) : null)
+        .executeBlocking(() -> embeddedBroker ? startBroker(config, hosts) : null)
         .compose(
             broker -> {
               Config c =
@@ -96,8 +108,38 @@ public final class AllInOne {
                       : config.with(Map.of(Options.TRANSPORT_URL.key(), broker.url()));
               AllInOne a = new AllInOne(vertx, c, adminToken, broker);
               a.vertxRegistry = vertxRegistry;
-              return a.startServices(hosts).map(v -> a);
+              // What livemigrate setup rabbitmq does on RabbitMQ: the shared exchanges exist
+              // before the services that may not declare them start.
+              Future<Void> topology =
+                  broker == null
+                      ? Future.succeededFuture()
+                      : Bus.declareTopology(
+                          vertx, BusSettings.from(c.with(a.login(a.identities().conductor()))));
+              return topology.compose(v -> a.startServices(hosts)).map(v -> a);
             });
+  }
+
+  /**
+   * The embedded broker with one user per service and per host, as a RabbitMQ deployment has
+   * ({@code livemigrate setup rabbitmq}): the identity checks run here exactly as there.
+   */
+  private static EmbeddedBroker startBroker(Config config, List<HostSpec> hosts) throws Exception {
+    Identities ids = Identities.of(config.string(Options.IDENTITY_PREFIX), true);
+    Map<String, String> users = new LinkedHashMap<>();
+    users.put(ids.conductor(), EmbeddedBroker.newPassword());
+    users.put(ids.scheduler(), EmbeddedBroker.newPassword());
+    for (HostSpec h : hosts) users.put(ids.compute(h.name()), EmbeddedBroker.newPassword());
+    return EmbeddedBroker.start(EmbeddedBroker.Settings.plain(0).withUsers(users));
+  }
+
+  /** A service's own login on the embedded broker, when it has one. */
+  private Map<String, String> login(String identity) {
+    if (broker == null || !broker.users().contains(identity)) return Map.of();
+    return Map.of(Options.TRANSPORT_URL.key(), broker.url(identity));
+  }
+
+  private Identities identities() {
+    return Identities.of(base.string(Options.IDENTITY_PREFIX), true);
   }
 
   private Future<Void> startServices(List<HostSpec> hosts) {
@@ -105,8 +147,13 @@ public final class AllInOne {
     long tick = base.longValue(Options.SIM_TICK_MS);
     for (HostSpec h : hosts) {
       SimulatedHypervisor hv =
-          new SimulatedHypervisor(h.name(), h.capacity(), linkBps, tick, simClock);
+          new SimulatedHypervisor(h.name(), h.capacity(), linkBps, tick, simClock).linkTo(fabric);
       h.domains().forEach(hv::define);
+      String state = stateDir();
+      // A restart on the same data directory finds the guests where they migrated to, as a real
+      // host keeps its domains while the services restart.
+      if (!state.isBlank())
+        SimulatedState.keep(hv, Path.of(state, h.name(), "simulated.json"), simClock);
       hypervisors.put(h.name(), hv);
     }
     return startScheduler()
@@ -123,12 +170,34 @@ public final class AllInOne {
     Map<String, String> o = new HashMap<>();
     o.put(Options.HOST.key(), host);
     o.put(Options.OPS_PORT.key(), Integer.toString(opsPort));
-    String state = base.string(Options.STATE_DIR);
+    String state = stateDir();
     // One process, several agents: each journals under its own host's directory.
-    if (state != null && !state.isBlank()) {
-      o.put(Options.STATE_DIR.key(), java.nio.file.Path.of(state, host).toString());
-    }
+    if (!state.isBlank()) o.put(Options.STATE_DIR.key(), Path.of(state, host).toString());
     return base.with(o);
+  }
+
+  /**
+   * The agents' journal: as configured, except that the packaged default (a system directory shared
+   * by every process on the machine) becomes a directory of this cloud's own, beside its H2 store
+   * when it has one, so two all-in-ones never read each other's journals.
+   */
+  private String stateDir() {
+    String state = base.string(Options.STATE_DIR);
+    if (!state.equals(Options.STATE_DIR.defaultValue())) return state;
+    if (ownStateDir == null) {
+      String url = base.string(Options.STORE_URL);
+      try {
+        ownStateDir =
+            url.startsWith("jdbc:h2:file:")
+                ? Path.of(url.substring("jdbc:h2:file:".length()).split(";")[0])
+                    .toAbsolutePath()
+                    .resolveSibling("compute")
+                : Files.createTempDirectory("livemigrate-compute");
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+    return ownStateDir.toString();
   }
 
   private int opsPort(int offset) {
@@ -137,8 +206,15 @@ public final class AllInOne {
   }
 
   private Future<Void> startScheduler() {
-    scheduler = new SchedulerVerticle(serviceConfig(controllerHost(), opsPort(1)));
+    scheduler =
+        new SchedulerVerticle(
+            serviceConfig(controllerHost(), opsPort(1)).with(login(identities().scheduler())));
     return vertx.deployVerticle(scheduler).onSuccess(id -> schedulerDeployment = id).mapEmpty();
+  }
+
+  /** Undeploys the scheduler and deploys a new one: it starts with no claims at all. */
+  public Future<Void> restartScheduler() {
+    return vertx.undeploy(schedulerDeployment).compose(v -> startScheduler());
   }
 
   /** Deploys a conductor on the same store (used again to restart it). */
@@ -153,7 +229,10 @@ public final class AllInOne {
   public Future<Void> startConductor(Map<String, String> overrides) {
     conductor =
         new ConductorVerticle(
-                serviceConfig(controllerHost(), opsPort(0)).with(overrides), adminToken)
+                serviceConfig(controllerHost(), opsPort(0))
+                    .with(login(identities().conductor()))
+                    .with(overrides),
+                adminToken)
             .exportVertxMetrics(vertxRegistry);
     return vertx.deployVerticle(conductor).onSuccess(id -> conductorDeployment = id).mapEmpty();
   }
@@ -166,7 +245,9 @@ public final class AllInOne {
   public Future<Void> startAgent(String host) {
     int index = new ArrayList<>(hypervisors.keySet()).indexOf(host);
     ComputeAgentVerticle v =
-        new ComputeAgentVerticle(serviceConfig(host, opsPort(2 + index)), hypervisors.get(host));
+        new ComputeAgentVerticle(
+            serviceConfig(host, opsPort(2 + index)).with(login(identities().compute(host))),
+            hypervisors.get(host));
     return vertx
         .deployVerticle(v)
         .onSuccess(

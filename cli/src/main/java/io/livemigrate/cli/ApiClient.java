@@ -2,7 +2,6 @@ package io.livemigrate.cli;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.PrintStream;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -11,6 +10,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -113,58 +113,20 @@ final class ApiClient {
     return exact.get(0);
   }
 
-  // ------------------------------------------------------------ output
-
-  /** Prints rows as the admin guide's ASCII tables, or as JSON. */
-  static void print(PrintStream out, String format, List<String> headers, List<List<Object>> rows) {
-    if ("json".equals(format)) {
-      JsonArray a = new JsonArray();
-      for (List<Object> r : rows) {
-        JsonObject o = new JsonObject();
-        for (int i = 0; i < headers.size(); i++) o.put(headers.get(i), r.get(i));
-        a.add(o);
-      }
-      out.println(a.encodePrettily());
-      return;
+  /** Server names by uuid, for columns that would otherwise show only uuids. */
+  Map<String, String> serverNames() {
+    Map<String, String> m = new HashMap<>();
+    for (Object o : get("/servers/detail").getJsonArray("servers")) {
+      JsonObject s = (JsonObject) o;
+      m.put(s.getString("id"), s.getString("name"));
     }
-    int[] w = new int[headers.size()];
-    for (int i = 0; i < w.length; i++) w[i] = headers.get(i).length();
-    for (List<Object> r : rows) {
-      for (int i = 0; i < w.length; i++) w[i] = Math.max(w[i], cell(r.get(i)).length());
-    }
-    StringBuilder sep = new StringBuilder("+");
-    for (int x : w) sep.append("-".repeat(x + 2)).append('+');
-    out.println(sep);
-    out.println(line(headers.stream().map(h -> (Object) h).toList(), w));
-    out.println(sep);
-    for (List<Object> r : rows) out.println(line(r, w));
-    out.println(sep);
+    return m;
   }
 
-  /** A Field / Value table of one object, or the object as JSON. */
-  static void printObject(PrintStream out, String format, Map<String, Object> fields) {
-    if ("json".equals(format)) {
-      out.println(new JsonObject(fields).encodePrettily());
-      return;
-    }
-    List<List<Object>> rows = new ArrayList<>();
-    fields.forEach((k, v) -> rows.add(List.of(k, v == null ? "None" : v)));
-    print(out, "table", List.of("Field", "Value"), rows);
-  }
-
-  private static String cell(Object o) {
-    return o == null ? "None" : String.valueOf(o);
-  }
-
-  private static String line(List<Object> r, int[] w) {
-    StringBuilder b = new StringBuilder("|");
-    for (int i = 0; i < w.length; i++) {
-      String c = cell(r.get(i));
-      boolean number = r.get(i) instanceof Number;
-      b.append(' ')
-          .append(number ? " ".repeat(w[i] - c.length()) + c : c + " ".repeat(w[i] - c.length()))
-          .append(" |");
-    }
-    return b.toString();
+  /** The newest migration of a server, or null when it has none. */
+  JsonObject newestMigration(String serverId) {
+    JsonArray l =
+        get("/os-migrations?instance_uuid=" + serverId + "&limit=1").getJsonArray("migrations");
+    return l.isEmpty() ? null : l.getJsonObject(0);
   }
 }

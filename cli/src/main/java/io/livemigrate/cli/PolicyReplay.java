@@ -28,7 +28,7 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "policy",
     description = "The convergence policy.",
-    subcommands = {PolicyReplay.Replay.class})
+    subcommands = {picocli.CommandLine.HelpCommand.class, PolicyReplay.Replay.class})
 final class PolicyReplay {
   private PolicyReplay() {}
 

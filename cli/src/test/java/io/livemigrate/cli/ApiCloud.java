@@ -127,19 +127,19 @@ final class ApiCloud implements AutoCloseable {
   }
 
   /** The stored record of a migration, as the API's view {@code m} names it by id. */
-  io.livemigrate.conductor.store.MigrationRow row(io.vertx.core.json.JsonObject m)
-      throws Exception {
+  io.livemigrate.conductor.MigrationRow row(io.vertx.core.json.JsonObject m) throws Exception {
     return row(cloud, m);
   }
 
   /** The stored record of a migration in any all-in-one cloud. */
-  static io.livemigrate.conductor.store.MigrationRow row(
-      AllInOne cloud, io.vertx.core.json.JsonObject m) throws Exception {
+  static io.livemigrate.conductor.MigrationRow row(AllInOne cloud, io.vertx.core.json.JsonObject m)
+      throws Exception {
     long id = m.getLong("id");
     return cloud
         .conductor()
         .conductor()
-        .db(s -> s.migration(id))
+        .migrations()
+        .find(id)
         .await(10, java.util.concurrent.TimeUnit.SECONDS)
         .orElseThrow();
   }

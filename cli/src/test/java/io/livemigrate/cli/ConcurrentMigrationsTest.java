@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.livemigrate.agent.Hypervisor.HostResources;
 import io.livemigrate.agent.sim.SimDomain;
 import io.livemigrate.common.config.Options;
+import io.livemigrate.conductor.InstanceRow;
+import io.livemigrate.conductor.MigrationRow;
 import io.livemigrate.conductor.MigrationStatus;
-import io.livemigrate.conductor.store.InstanceRow;
-import io.livemigrate.conductor.store.MigrationRow;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -131,7 +131,14 @@ class ConcurrentMigrationsTest {
     record Snapshot(List<InstanceRow> instances, List<MigrationRow> migrations) {}
     Snapshot snap =
         conductor
-            .db(s -> new Snapshot(s.instances(null), s.migrations(null, null, null, 0)))
+            .inventory()
+            .instances(null)
+            .compose(
+                instances ->
+                    conductor
+                        .migrations()
+                        .list(io.livemigrate.conductor.MigrationQuery.all())
+                        .map(ms -> new Snapshot(instances, ms.orElseThrow())))
             .await(10, TimeUnit.SECONDS);
     List<String> wrong = new ArrayList<>();
     Map<String, Long> used = new HashMap<>();

@@ -14,7 +14,7 @@ import io.livemigrate.common.config.Config;
 import io.livemigrate.common.config.Options;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.common.testing.BrokerFixture;
-import io.livemigrate.conductor.store.MigrationRow;
+import io.livemigrate.conductor.MigrationRow;
 import io.livemigrate.conductor.store.Store;
 import io.livemigrate.scheduler.app.SchedulerVerticle;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -68,7 +68,7 @@ class ConductorKillTest {
   static final long MIB = SimDomain.MIB;
 
   /** Seconds per GiB; the 1 GiB guest counts as 2 GiB (Nova's minimum). */
-  static final int TIMEOUT_PER_GIB = 5;
+  static final int TIMEOUT_PER_GIB = 10;
 
   static final long COMPLETION_TIMEOUT_S = 2L * TIMEOUT_PER_GIB;
 
@@ -80,6 +80,7 @@ class ConductorKillTest {
   Vertx vertx;
   String namespace;
   ScheduledExecutorService simClock;
+  final io.livemigrate.agent.sim.SimFabric fabric = io.livemigrate.agent.sim.SimFabric.inMemory();
   final Map<String, SimulatedHypervisor> hypervisors = new HashMap<>();
   final List<String> deployments = new ArrayList<>();
   StoreDb db;
@@ -128,7 +129,8 @@ class ConductorKillTest {
         new SimDomain(
             HOG, "hog", 1, 1024, 10, "p1", "u1", "m1.small", 3072 * MIB, 512 * MIB, false);
     for (String host : List.of("HostA", "HostB")) {
-      SimulatedHypervisor hv = new SimulatedHypervisor(host, cap, 1024 * MIB, 20, simClock);
+      SimulatedHypervisor hv =
+          new SimulatedHypervisor(host, cap, 1024 * MIB, 20, simClock).linkTo(fabric);
       if (host.equals("HostA")) hv.define(hog);
       hypervisors.put(host, hv);
     }
@@ -326,8 +328,10 @@ class ConductorKillTest {
 
   /** The migration as the store holds it, read over a connection of our own. */
   MigrationRow row(long id) throws SQLException {
-    try (Store s = Store.open(db.url(), db.user(), "")) {
-      return s.migration(id).orElseThrow(() -> new AssertionError("no migration " + id));
+    try (Store s =
+        Store.open(io.livemigrate.conductor.store.StoreSettings.of(db.url(), db.user(), ""))) {
+      return s.read(t -> t.migrations().byId(id))
+          .orElseThrow(() -> new AssertionError("no migration " + id));
     }
   }
 

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.livemigrate.agent.sim.SimDomain;
 import io.livemigrate.common.config.Options;
-import io.livemigrate.conductor.store.MigrationRow;
+import io.livemigrate.conductor.MigrationRow;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.time.Instant;

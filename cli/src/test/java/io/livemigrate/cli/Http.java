@@ -10,9 +10,10 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 
 /** A blocking HTTP client for tests, and polling with a deadline. */
-final class Http {
-  record Response(int status, String body, java.net.http.HttpHeaders headers) {
-    JsonObject json() {
+public final class Http {
+  /** One response. */
+  public record Response(int status, String body, java.net.http.HttpHeaders headers) {
+    public JsonObject json() {
       return new JsonObject(body);
     }
   }
@@ -24,28 +25,34 @@ final class Http {
           .version(HttpClient.Version.HTTP_1_1)
           .connectTimeout(Duration.ofSeconds(5))
           .build();
-  private final HttpClient client = CLIENT;
+  private final HttpClient client;
   private final String base;
   private final String token;
 
-  Http(String base, String token) {
-    this.base = base;
-    this.token = token;
+  public Http(String base, String token) {
+    this(base, token, CLIENT);
   }
 
-  Response get(String path) {
+  /** Through {@code client}, e.g. one that trusts a test CA for HTTPS. */
+  public Http(String base, String token, HttpClient client) {
+    this.base = base;
+    this.token = token;
+    this.client = client;
+  }
+
+  public Response get(String path) {
     return send(HttpRequest.newBuilder(URI.create(base + path)).GET(), null);
   }
 
-  Response get(String path, String microversion) {
+  public Response get(String path, String microversion) {
     return send(HttpRequest.newBuilder(URI.create(base + path)).GET(), microversion);
   }
 
-  Response post(String path, String body) {
+  public Response post(String path, String body) {
     return post(path, body, null);
   }
 
-  Response post(String path, String body, String microversion) {
+  public Response post(String path, String body, String microversion) {
     return send(
         HttpRequest.newBuilder(URI.create(base + path))
             .header("Content-Type", "application/json")
@@ -53,7 +60,7 @@ final class Http {
         microversion);
   }
 
-  Response send(HttpRequest.Builder b, String microversion) {
+  public Response send(HttpRequest.Builder b, String microversion) {
     if (token != null) b.header("X-Auth-Token", token);
     if (microversion != null) b.header("X-OpenStack-Nova-API-Version", microversion);
     try {
@@ -66,7 +73,7 @@ final class Http {
     }
   }
 
-  static String raw(String url) {
+  public static String raw(String url) {
     try {
       return CLIENT
           .send(
@@ -79,7 +86,7 @@ final class Http {
   }
 
   /** Polls until the condition holds; fails with the message after the timeout. */
-  static void until(String what, Duration timeout, Supplier<Boolean> condition) {
+  public static void until(String what, Duration timeout, Supplier<Boolean> condition) {
     long end = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < end) {
       if (Boolean.TRUE.equals(condition.get())) return;

@@ -15,7 +15,7 @@ import io.livemigrate.common.contract.AgentCommands.StartMigration;
 import io.livemigrate.common.contract.Envelope;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.common.testing.BrokerFixture;
-import io.livemigrate.conductor.store.MigrationRow;
+import io.livemigrate.conductor.MigrationRow;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -250,7 +250,7 @@ abstract class LiveMigrationE2E {
     // Every service logged this migration with the request id.
     String reqId = r.headers().firstValue("X-Compute-Request-Id").orElseThrow();
     String log = logText();
-    for (String logger : List.of("Conductor", "SchedulerService", "ComputeAgent")) {
+    for (String logger : List.of("Saga", "SchedulerService", "ComputeAgent")) {
       assertTrue(
           log.lines().anyMatch(l -> l.contains(logger) && l.contains(reqId)),
           logger + " logged a line with " + reqId);
@@ -465,7 +465,8 @@ abstract class LiveMigrationE2E {
         cloud
             .conductor()
             .conductor()
-            .db(s -> s.migration(hogMigration))
+            .migrations()
+            .find(hogMigration)
             .await(10, TimeUnit.SECONDS)
             .orElseThrow();
     long deadline = before.completionDeadlineMs;
@@ -484,7 +485,8 @@ abstract class LiveMigrationE2E {
         cloud
             .conductor()
             .conductor()
-            .db(s -> s.migrationByUuid(before.uuid))
+            .migrations()
+            .find(before.id)
             .await(10, TimeUnit.SECONDS)
             .orElseThrow();
     // The abort was decided at the original deadline, not one restarted from zero.

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.livemigrate.agent.Hypervisor.HostResources;
 import io.livemigrate.agent.sim.FailurePoint;
 import io.livemigrate.agent.sim.SimDomain;
-import io.livemigrate.conductor.store.MigrationRow;
+import io.livemigrate.conductor.MigrationRow;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.List;
@@ -47,7 +47,8 @@ class SchedulingE2ETest {
           c.cloud
               .conductor()
               .conductor()
-              .db(s -> s.migration(m1.getLong("id")))
+              .migrations()
+              .find(m1.getLong("id"))
               .await(10, TimeUnit.SECONDS)
               .orElseThrow();
       assertEquals(List.of("HostB"), row.triedHosts);
@@ -103,6 +104,45 @@ class SchedulingE2ETest {
     }
   }
 
+  /**
+   * A release_claim that never arrives (dropped on purpose) would hold HostA's only outbound slot
+   * for good, and a restarted scheduler knows no claims at all: the conductor's in-flight snapshot
+   * repairs both, so the next migrations from that source are not blocked.
+   */
+  @Test
+  void aLostReleaseAndARestartedSchedulerBlockNothing() throws Exception {
+    List<AllInOne.HostSpec> hosts =
+        List.of(
+            new AllInOne.HostSpec(
+                "HostA",
+                ApiCloud.capacity(),
+                List.of(
+                    ApiCloud.guest(VM1, "vm1", "p1", 1024, 10 * SimDomain.MIB, 0),
+                    ApiCloud.guest(VM2, "vm2", "p1", 1024, 10 * SimDomain.MIB, 0))),
+            new AllInOne.HostSpec("HostB", ApiCloud.capacity(), List.of()));
+    System.setProperty("livemigrate.test.dropReleaseClaims", "true");
+    try (ApiCloud c = ApiCloud.start(hosts, Map.of())) {
+      Http api = c.as(ApiCloud.ADMIN);
+      assertEquals(202, migrate(api, VM1, "HostB", false).status());
+      assertEquals("completed", finished(api, VM1).getString("status"));
+      // HostA's slot (max_concurrent_live_migrations = 1) is still claimed for vm1.
+      assertEquals(202, migrate(api, VM2, "HostB", false).status());
+      JsonObject m2 = finished(api, VM2);
+      assertEquals("completed", m2.getString("status"), m2.encode());
+      assertTrue(leaked(c) >= 1, "the scheduler dropped the leaked claim");
+      System.clearProperty("livemigrate.test.dropReleaseClaims");
+      c.cloud.restartScheduler().await(30, TimeUnit.SECONDS);
+      assertEquals(202, migrate(api, VM1, "HostA", false).status());
+      assertEquals("completed", finished(api, VM1).getString("status"));
+    } finally {
+      System.clearProperty("livemigrate.test.dropReleaseClaims");
+    }
+  }
+
+  private static double leaked(ApiCloud c) {
+    return schedulerCounter(c, "livemigrate_scheduler_claims_leaked_total");
+  }
+
   private static Http.Response migrate(Http api, String uuid, String host, boolean force) {
     String h = host == null ? "null" : "\"" + host + "\"";
     return api.post(
@@ -131,10 +171,15 @@ class SchedulingE2ETest {
   }
 
   private static double decisions(ApiCloud c) {
+    return schedulerCounter(c, "livemigrate_scheduler_decisions_total");
+  }
+
+  /** A scheduler counter summed over its labels. */
+  private static double schedulerCounter(ApiCloud c, String name) {
     String scrape = Http.raw("http://127.0.0.1:" + c.cloud.scheduler().opsPort() + "/metrics");
     double sum = 0;
     for (String line : scrape.split("\n")) {
-      if (line.startsWith("livemigrate_scheduler_decisions_total")) {
+      if (line.startsWith(name)) {
         sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
       }
     }

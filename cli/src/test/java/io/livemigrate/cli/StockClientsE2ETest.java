@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -50,8 +51,32 @@ class StockClientsE2ETest {
     return false;
   }
 
-  @BeforeAll
-  void start() throws Exception {
+  /**
+   * The admin guide's hosts: HostA empty, HostB with vm1 and stuck1 (project p1) and vm2 and stuck2
+   * (p2), HostC with one big guest. vm1/vm2 converge at once; the stuck guests dirty 3 GiB/s over a
+   * 1 GiB/s link and never do, so abort and force-complete are observable.
+   */
+  static List<AllInOne.HostSpec> adminGuideHosts(String p1, String p2) {
+    return List.of(
+        new AllInOne.HostSpec("HostA", ApiCloud.capacity(), List.of()),
+        new AllInOne.HostSpec(
+            "HostB",
+            ApiCloud.capacity(),
+            List.of(
+                ApiCloud.guest(VM1, "vm1", p1, 512, 5 * MIB, 0),
+                ApiCloud.guest(VM2, "vm2", p2, 512, 5 * MIB, 0),
+                ApiCloud.guest(STUCK1, "stuck1", p1, 1024, 3072 * MIB, 512 * MIB),
+                ApiCloud.guest(STUCK2, "stuck2", p2, 1024, 3072 * MIB, 512 * MIB))),
+        // HostC starts fuller than HostA, so the weigher prefers HostA (test 4).
+        new AllInOne.HostSpec(
+            "HostC",
+            ApiCloud.capacity(),
+            List.of(
+                ApiCloud.guest("5a1e0c2b-0000-4a2b-9c3d-00000000aa03", "big", p2, 16384, 0, 0))));
+  }
+
+  /** Skips off CI, fails on CI, without the stock CLIs. */
+  static void requireClis() {
     if (!onPath("openstack") || !onPath("nova")) {
       if ("true".equals(System.getenv("CI"))) {
         throw new IllegalStateException(
@@ -59,28 +84,16 @@ class StockClientsE2ETest {
       }
       Assumptions.abort("openstack/nova CLIs are not installed");
     }
+  }
+
+  @BeforeAll
+  void start() throws Exception {
+    requireClis();
     // Guests that never converge (dirtying 3 GiB/s over a 1 GiB/s link) and a completion timeout
     // far away, so abort and force-complete are observable; vm1/vm2 converge at once.
     cloud =
         ApiCloud.start(
-            List.of(
-                new AllInOne.HostSpec("HostA", ApiCloud.capacity(), List.of()),
-                new AllInOne.HostSpec(
-                    "HostB",
-                    ApiCloud.capacity(),
-                    List.of(
-                        ApiCloud.guest(VM1, "vm1", "p1", 512, 5 * MIB, 0),
-                        ApiCloud.guest(VM2, "vm2", "p2", 512, 5 * MIB, 0),
-                        ApiCloud.guest(STUCK1, "stuck1", "p1", 1024, 3072 * MIB, 512 * MIB),
-                        ApiCloud.guest(STUCK2, "stuck2", "p2", 1024, 3072 * MIB, 512 * MIB))),
-                // HostC starts fuller than HostA, so the weigher prefers HostA (test 4).
-                new AllInOne.HostSpec(
-                    "HostC",
-                    ApiCloud.capacity(),
-                    List.of(
-                        ApiCloud.guest(
-                            "5a1e0c2b-0000-4a2b-9c3d-00000000aa03", "big", "p2", 16384, 0, 0)))),
-            Map.of(Options.COMPLETION_TIMEOUT.key(), "600"));
+            adminGuideHosts("p1", "p2"), Map.of(Options.COMPLETION_TIMEOUT.key(), "600"));
     api = cloud.as(ApiCloud.ADMIN);
   }
 
@@ -96,12 +109,7 @@ class StockClientsE2ETest {
   }
 
   Run run(boolean nova, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(nova ? "nova" : "openstack");
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd);
-    Map<String, String> env = pb.environment();
-    env.keySet().removeIf(k -> k.startsWith("OS_"));
+    Map<String, String> env = new HashMap<>();
     env.put("OS_ENDPOINT", cloud.endpoint);
     env.put("OS_TOKEN", ApiCloud.ADMIN);
     if (nova) {
@@ -110,6 +118,22 @@ class StockClientsE2ETest {
       env.put("OS_PROJECT_ID", "unused");
       env.put("OS_AUTH_URL", "http://127.0.0.1:9/unused");
     }
+    return cli(env, nova, args);
+  }
+
+  Run ok(boolean nova, String... args) throws Exception {
+    return ok(run(nova, args), args);
+  }
+
+  /** Runs {@code nova} or {@code openstack} with exactly these OS_* variables (no others). */
+  static Run cli(Map<String, String> osEnv, boolean nova, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(nova ? "nova" : "openstack");
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    Map<String, String> env = pb.environment();
+    env.keySet().removeIf(k -> k.startsWith("OS_"));
+    env.putAll(osEnv);
     Path out = Files.createTempFile("cli", ".out");
     Path err = Files.createTempFile("cli", ".err");
     Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
@@ -127,25 +151,41 @@ class StockClientsE2ETest {
     return r;
   }
 
-  Run ok(boolean nova, String... args) throws Exception {
-    Run r = run(nova, args);
+  /** The run, asserted to have exited 0. */
+  static Run ok(Run r, String... args) {
     assertEquals(0, r.exit(), String.join(" ", args) + "\n" + r.all());
     return r;
   }
 
   String host(String uuid) {
+    return host(api, uuid);
+  }
+
+  String status(String uuid) {
+    return status(api, uuid);
+  }
+
+  JsonObject awaitRunning(String uuid) {
+    return awaitRunning(api, uuid);
+  }
+
+  JsonObject latestMigration(String uuid) {
+    return latestMigration(api, uuid);
+  }
+
+  static String host(Http api, String uuid) {
     return api.get("/servers/" + uuid)
         .json()
         .getJsonObject("server")
         .getString("OS-EXT-SRV-ATTR:host");
   }
 
-  String status(String uuid) {
+  static String status(Http api, String uuid) {
     return api.get("/servers/" + uuid).json().getJsonObject("server").getString("status");
   }
 
   /** The server's in-progress migration once it is running (the guest never converges). */
-  JsonObject awaitRunning(String uuid) {
+  static JsonObject awaitRunning(Http api, String uuid) {
     JsonObject[] m = new JsonObject[1];
     Http.until(
         uuid + " migration running with bytes copied",
@@ -161,7 +201,7 @@ class StockClientsE2ETest {
     return m[0];
   }
 
-  JsonObject latestMigration(String uuid) {
+  static JsonObject latestMigration(Http api, String uuid) {
     return api.get("/os-migrations?instance_uuid=" + uuid)
         .json()
         .getJsonArray("migrations")

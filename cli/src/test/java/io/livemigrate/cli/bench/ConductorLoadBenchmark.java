@@ -86,6 +86,8 @@ public final class ConductorLoadBenchmark {
   private final List<String> guests = new ArrayList<>();
   private Vertx vertx;
   private ScheduledExecutorService simClock;
+  private final io.livemigrate.agent.sim.SimFabric fabric =
+      io.livemigrate.agent.sim.SimFabric.inMemory();
   private final List<String> deployments = new ArrayList<>();
 
   private ConductorLoadBenchmark() {
@@ -147,7 +149,8 @@ public final class ConductorLoadBenchmark {
     int made = 0;
     for (int h = 0; h < hosts; h++) {
       String host = String.format("bench%03d", h);
-      SimulatedHypervisor hv = new SimulatedHypervisor(host, cap, linkBps, tick, simClock);
+      SimulatedHypervisor hv =
+          new SimulatedHypervisor(host, cap, linkBps, tick, simClock).linkTo(fabric);
       for (int i = 0; i < perHost && made < n; i++, made++) {
         String uuid = UUID.randomUUID().toString();
         hv.define(
