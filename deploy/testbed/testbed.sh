@@ -12,10 +12,14 @@
 # Subcommands (all idempotent):
 #   install            apt packages that are missing, the guest kernel and initramfs
 #   up                 bridge, namespaces, both daemons, a dir storage pool on each host
-#   guest NAME [--host H] [--rate MIBS] [--ws MIB] [--disk MIB]
+#   guest NAME [--host H] [--rate MIBS] [--ws MIB] [--disk MIB] [--shared] [--cpu-require F]
 #                      removes every domain of the testbed, then defines and boots NAME on H
 #                      (default hostb) and waits for its first heartbeat; --disk gives it a local
-#                      qcow2 disk of that size (non-zero data) for block migration
+#                      qcow2 disk of that size (non-zero data) for block migration, with --shared
+#                      on the storage both hosts see instead; --cpu-require gives it a <cpu>
+#                      (qemu64) that requires CPU feature F
+#   tls-certs          makes a CA and per-host certificates (server and client, for the hosts'
+#                      addresses) for QEMU's native TLS migration; qemu.conf points at them
 #   rate MIBS [NAME]   sets the running guest's dirtying rate (MiB/s) through its serial console
 #   where NAME         prints the hosts NAME runs on (one per line)
 #   ticks NAME HOST    prints the last heartbeat number NAME printed on HOST (empty if none)
@@ -23,6 +27,11 @@
 #   logs DIR           copies the guests' serial logs and the daemons' logs to DIR
 #   down               removes domains, daemons, QEMUs, namespaces, links and host state
 #   purge              down, then also the downloaded guest kernel
+#
+# The hosts differ like two CPU generations: hostc's QEMU cannot offer the features in
+# $LM_TESTBED_HOSTC_CPU_OFF (default avx2) to a guest (a wrapper turns them off in its 'max' CPU,
+# which is what libvirt reports as the host-model CPU under TCG). Both hosts see $STATE/shared at
+# /var/lib/libvirt/shared (pool 'shared'): storage for migrations without copying disks.
 #
 # Network safety: 10.77.88.0/24 exists only on the links this script creates, the namespaces
 # have no default route, and nothing is sent to a host address unless the route goes via br-lmtb.
@@ -201,7 +210,21 @@ namespaces = [ ]
 stdio_handler = "file"
 migration_address = "$ip"
 migration_host = "$ip"
+migrate_tls_x509_cert_dir = "/etc/libvirt/pki-migrate"
+migrate_tls_x509_verify = 1
 EOF
+    local wrap=
+    if [ "$h" = hostc ] && [ -n "${LM_TESTBED_HOSTC_CPU_OFF-avx2}" ]; then
+      local g= f
+      for f in ${LM_TESTBED_HOSTC_CPU_OFF-avx2}; do g="$g -global max-x86_64-cpu.$f=off"; done
+      printf '#!/bin/sh\nexec %s "$@"%s\n' "$d/qemu-real" "$g" >"$d/qemu-wrapper"
+      chmod +x "$d/qemu-wrapper"
+      : >"$d/qemu-real"
+      wrap="mount --bind /usr/bin/qemu-system-x86_64 '$d/qemu-real'
+      mount --bind '$d/qemu-wrapper' /usr/bin/qemu-system-x86_64"
+    fi
+    # libvirtd insists the TLS directory exists; `tls-certs` fills it when a test wants TLS.
+    mkdir -p "$STATE/shared" "$d/lib/shared" "$d/etc/pki-migrate"
     ip netns add "$(ns "$h")"
     ip link add "v$(ns "$h")" type veth peer name eth0 netns "$(ns "$h")"
     ip link set "v$(ns "$h")" master "$BR" up
@@ -210,7 +233,11 @@ EOF
     ip -n "$(ns "$h")" link set lo up
     # ip netns exec and unshare both exec(), so $! is libvirtd itself. A private tmpfs on /run
     # gives /run/libvirt a mount point without touching the root namespace.
-    ip netns exec "$(ns "$h")" unshare --mount --uts --propagation private -- /bin/sh -c "
+    # Descriptors above 2 are closed first: a caller's `flock /tmp/lm-testbed.lock ...` lock fd
+    # would otherwise live on in the daemons and hold the lock until `down`.
+    (
+    for fd in $(ls "/proc/$BASHPID/fd"); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+    exec ip netns exec "$(ns "$h")" unshare --mount --uts --propagation private -- /bin/sh -c "
       hostname $h
       mount -t tmpfs -o mode=755 lm-run /run
       mkdir -p /run/libvirt /run/lock
@@ -219,8 +246,10 @@ EOF
       mount --bind '$d/lib' /var/lib/libvirt
       mount --bind '$d/log' /var/log/libvirt
       mount --bind '$d/cache' /var/cache/libvirt
-      exec /usr/sbin/libvirtd --listen --pid-file /run/libvirt/libvirtd.pid" \
-      </dev/null >"$d/libvirtd.out" 2>&1 &
+      mount --bind '$STATE/shared' /var/lib/libvirt/shared
+      $wrap
+      exec /usr/sbin/libvirtd --listen --pid-file /run/libvirt/libvirtd.pid"
+    ) </dev/null >"$d/libvirtd.out" 2>&1 &
     echo $! >"$d/libvirtd.pid"
   done
   for h in "${HOSTS[@]}"; do
@@ -232,6 +261,8 @@ EOF
     # whose target holds the source's disk path.
     lvirsh "$h" pool-define-as default dir --target /var/lib/libvirt/images >/dev/null
     lvirsh "$h" pool-start default >/dev/null
+    lvirsh "$h" pool-define-as shared dir --target /var/lib/libvirt/shared >/dev/null
+    lvirsh "$h" pool-start shared >/dev/null
     # Warm-up: the QEMU capability probe takes seconds; done here, not during a migration.
     lvirsh "$h" domcapabilities --virttype "$(domain_type)" >/dev/null &
     pids+=($!)
@@ -261,6 +292,7 @@ remove_domains() {
     rm -f "$(hdir "$h")"/lib/images/*
     lvirsh "$h" pool-refresh default >/dev/null 2>&1 || true
   done
+  rm -f "$STATE"/shared/*.qcow2
 }
 
 cmd_down() {
@@ -275,6 +307,7 @@ cmd_down() {
   done
   ip link del "$BR" 2>/dev/null || true
   rmdir "$STATE/hosts" 2>/dev/null || true
+  rm -rf "$STATE/shared"
   rm -f "$STATE"/*.xml
 }
 
@@ -294,7 +327,7 @@ cmd_ticks() {
 }
 
 cmd_guest() {
-  local name=$1 host=hostb rate=8 ws=64 disk=0
+  local name=$1 host=hostb rate=8 ws=64 disk=0 shared= cpu_xml=
   shift
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -302,6 +335,8 @@ cmd_guest() {
       --rate) rate=$2; shift 2 ;;
       --ws) ws=$2; shift 2 ;;
       --disk) disk=$2; shift 2 ;;
+      --shared) shared=1; shift ;;
+      --cpu-require) cpu_xml="<cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>qemu64</model><feature policy='require' name='$2'/></cpu>"; shift 2 ;;
       *) die "guest: unknown option $1" ;;
     esac
   done
@@ -312,13 +347,20 @@ cmd_guest() {
   local uuid disk_xml=
   uuid=$(printf '%s' "$name" | md5sum | sed -E 's/^(.{8})(.{4}).(.{3}).(.{3})(.{12}).*/\1-\2-4\3-8\4-\5/')
   if [ "$disk" -gt 0 ]; then
-    local img="$(hdir "$host")/lib/images/$name.qcow2"
+    local img="$(hdir "$host")/lib/images/$name.qcow2" dir=/var/lib/libvirt/images pool=default
+    local cache=
+    if [ -n "$shared" ]; then
+      img="$STATE/shared/$name.qcow2" dir=/var/lib/libvirt/shared pool=shared
+      # Not a filesystem libvirt knows as shared (NFS, ...): it migrates such a disk without
+      # copying only with the host page cache off.
+      cache=" cache='none'"
+    fi
     qemu-img create -q -f qcow2 "$img" "${disk}M"
     # Non-zero data, so the disk copy has something to transfer.
     qemu-io -f qcow2 -c "write -P 0x5a 0 $((disk / 2))M" "$img" >/dev/null
-    lvirsh "$host" pool-refresh default >/dev/null
-    disk_xml="<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
-      <source file='/var/lib/libvirt/images/$name.qcow2'/><target dev='vda' bus='virtio'/></disk>"
+    lvirsh "$host" pool-refresh "$pool" >/dev/null
+    disk_xml="<disk type='file' device='disk'><driver name='qemu' type='qcow2'$cache/>
+      <source file='$dir/$name.qcow2'/><target dev='vda' bus='virtio'/></disk>"
   fi
   local xml="$STATE/$name.xml"
   cat >"$xml" <<EOF
@@ -333,6 +375,7 @@ cmd_guest() {
   </metadata>
   <memory unit='MiB'>256</memory>
   <vcpu>1</vcpu>
+  $cpu_xml
   <os><type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$STATE/guest/vmlinuz</kernel><initrd>$STATE/guest/initrd.gz</initrd>
     <cmdline>console=ttyS0 quiet dirty_rate=$rate dirty_ws=$ws</cmdline></os>
@@ -368,6 +411,32 @@ cmd_rate() {
   { sleep 1.2; echo "rate $rate"; sleep 1.2; } >"$pty"
 }
 
+cmd_tls_certs() {
+  # A fresh CA and one certificate per host, valid as server (incoming migration) and client
+  # (outgoing), for the host's address: QEMU checks the destination's certificate against it.
+  local tmp h d ip
+  tmp=$(mktemp -d)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=livemigrate testbed CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$tmp/ca-key.pem" -out "$tmp/ca-cert.pem" 2>/dev/null
+  for h in "${HOSTS[@]}"; do
+    d="$(hdir "$h")/etc/pki-migrate"; ip=$(host_ip "$h")
+    mkdir -p "$d"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$h" -keyout "$d/server-key.pem" \
+      -out "$tmp/$h.csr" 2>/dev/null
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=serverAuth,clientAuth" "subjectAltName=IP:$ip,DNS:$h" >"$tmp/$h.ext"
+    openssl x509 -req -in "$tmp/$h.csr" -CA "$tmp/ca-cert.pem" -CAkey "$tmp/ca-key.pem" \
+      -CAcreateserial -days 2 -extfile "$tmp/$h.ext" -out "$d/server-cert.pem" 2>/dev/null
+    cp "$d/server-cert.pem" "$d/client-cert.pem"
+    cp "$d/server-key.pem" "$d/client-key.pem"
+    cp "$tmp/ca-cert.pem" "$d/ca-cert.pem"
+  done
+  rm -rf "$tmp"
+  log "TLS certificates for ${HOSTS[*]} in $STATE/hosts/*/etc/pki-migrate"
+}
+
 cmd_logs() {
   local h
   for h in "${HOSTS[@]}"; do
@@ -387,6 +456,7 @@ case "${1:-}" in
   where) cmd_where "$2" ;;
   ticks) cmd_ticks "$2" "$3" ;;
   logs) cmd_logs "$2" ;;
+  tls-certs) cmd_tls_certs ;;
   uri) uri "$2" ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 esac
