@@ -2,9 +2,11 @@
 # End-to-end latency of simulated live migrations through RabbitMQ: from the live-migrate POST to
 # the server ACTIVE on the new host, N migrations of vm1 back and forth between HostB and HostC.
 # Prints each time and the median / p90. Needs RabbitMQ on 127.0.0.1:5672 and a built jar
-# (mvn -B -q -DskipTests package).
+# (mvn -B -q -DskipTests package). TREE=<another checkout> measures that checkout's build instead
+# (bench/compare.sh uses it to put two revisions side by side).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+JAR=${TREE:-.}/cli/target/livemigrate.jar
 N=${N:-20}
 PORT=${PORT:-18774}
 TOKEN=bench-$$
@@ -21,7 +23,7 @@ progress_interval_ms = 1000
 [ops]
 port = 19180
 CONF
-LIVEMIGRATE_ADMIN_TOKEN=$TOKEN java -jar cli/target/livemigrate.jar all-in-one \
+LIVEMIGRATE_ADMIN_TOKEN=$TOKEN java -jar "$JAR" all-in-one \
   --config "$WORK/bench.conf" --api-port "$PORT" --data "$WORK/data" \
   --rabbitmq amqp://guest:guest@127.0.0.1:5672 > "$WORK/aio.log" 2>&1 &
 PID=$!
