@@ -322,12 +322,7 @@ public final class SimulatedHypervisor implements Hypervisor {
     return jobs.stats(uuid);
   }
 
-  /**
-   * Sets the job's tolerated downtime, ms; it applies from the next tick.
-   *
-   * @throws HypervisorException NOT_FOUND for an unknown domain, NO_JOB if no job runs for it,
-   *     HYPERVISOR_ERROR for a negative value
-   */
+  /** Sets the job's tolerated downtime, ms, from the next tick; errors as {@link #setMaxSpeed}. */
   @Override
   public void setMaxDowntime(String uuid, long ms) throws HypervisorException {
     jobs.setMaxDowntime(uuid, ms);
@@ -356,8 +351,7 @@ public final class SimulatedHypervisor implements Hypervisor {
   }
 
   /**
-   * Pauses the guest (state {@code paused}) so the job converges; the downtime then counts from
-   * now.
+   * Pauses the guest (state {@code paused}) so the job converges; the downtime counts from now.
    *
    * @throws HypervisorException NOT_FOUND for an unknown domain, NO_JOB if no job runs for it
    */
