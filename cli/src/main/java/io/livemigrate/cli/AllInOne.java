@@ -10,8 +10,13 @@ import io.livemigrate.common.broker.EmbeddedBroker;
 import io.livemigrate.common.bus.Bus;
 import io.livemigrate.common.bus.BusSettings;
 import io.livemigrate.common.bus.Identities;
+import io.livemigrate.common.config.BusOptions;
+import io.livemigrate.common.config.ComputeOptions;
+import io.livemigrate.common.config.ConductorOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.OpsOptions;
+import io.livemigrate.common.config.SimulatedOptions;
 import io.livemigrate.conductor.app.ConductorVerticle;
 import io.livemigrate.scheduler.app.SchedulerVerticle;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -105,7 +110,7 @@ public final class AllInOne {
               Config c =
                   broker == null
                       ? config
-                      : config.with(Map.of(Options.TRANSPORT_URL.key(), broker.url()));
+                      : config.with(Map.of(DefaultOptions.TRANSPORT_URL.key(), broker.url()));
               AllInOne a = new AllInOne(vertx, c, adminToken, broker);
               a.vertxRegistry = vertxRegistry;
               // What livemigrate setup rabbitmq does on RabbitMQ: the shared exchanges exist
@@ -124,7 +129,7 @@ public final class AllInOne {
    * ({@code livemigrate setup rabbitmq}): the identity checks run here exactly as there.
    */
   private static EmbeddedBroker startBroker(Config config, List<HostSpec> hosts) throws Exception {
-    Identities ids = Identities.of(config.string(Options.IDENTITY_PREFIX), true);
+    Identities ids = Identities.of(config.string(BusOptions.IDENTITY_PREFIX), true);
     Map<String, String> users = new LinkedHashMap<>();
     users.put(ids.conductor(), EmbeddedBroker.newPassword());
     users.put(ids.scheduler(), EmbeddedBroker.newPassword());
@@ -135,16 +140,16 @@ public final class AllInOne {
   /** A service's own login on the embedded broker, when it has one. */
   private Map<String, String> login(String identity) {
     if (broker == null || !broker.users().contains(identity)) return Map.of();
-    return Map.of(Options.TRANSPORT_URL.key(), broker.url(identity));
+    return Map.of(DefaultOptions.TRANSPORT_URL.key(), broker.url(identity));
   }
 
   private Identities identities() {
-    return Identities.of(base.string(Options.IDENTITY_PREFIX), true);
+    return Identities.of(base.string(BusOptions.IDENTITY_PREFIX), true);
   }
 
   private Future<Void> startServices(List<HostSpec> hosts) {
-    long linkBps = base.longValue(Options.SIM_LINK_MIBPS) * SimDomain.MIB;
-    long tick = base.longValue(Options.SIM_TICK_MS);
+    long linkBps = base.longValue(SimulatedOptions.SIM_LINK_MIBPS) * SimDomain.MIB;
+    long tick = base.longValue(SimulatedOptions.SIM_TICK_MS);
     for (HostSpec h : hosts) {
       SimulatedHypervisor hv =
           new SimulatedHypervisor(h.name(), h.capacity(), linkBps, tick, simClock).linkTo(fabric);
@@ -168,11 +173,11 @@ public final class AllInOne {
 
   private Config serviceConfig(String host, int opsPort) {
     Map<String, String> o = new HashMap<>();
-    o.put(Options.HOST.key(), host);
-    o.put(Options.OPS_PORT.key(), Integer.toString(opsPort));
+    o.put(DefaultOptions.HOST.key(), host);
+    o.put(OpsOptions.OPS_PORT.key(), Integer.toString(opsPort));
     String state = stateDir();
     // One process, several agents: each journals under its own host's directory.
-    if (!state.isBlank()) o.put(Options.STATE_DIR.key(), Path.of(state, host).toString());
+    if (!state.isBlank()) o.put(ComputeOptions.STATE_DIR.key(), Path.of(state, host).toString());
     return base.with(o);
   }
 
@@ -182,10 +187,10 @@ public final class AllInOne {
    * when it has one, so two all-in-ones never read each other's journals.
    */
   private String stateDir() {
-    String state = base.string(Options.STATE_DIR);
-    if (!state.equals(Options.STATE_DIR.defaultValue())) return state;
+    String state = base.string(ComputeOptions.STATE_DIR);
+    if (!state.equals(ComputeOptions.STATE_DIR.defaultValue())) return state;
     if (ownStateDir == null) {
-      String url = base.string(Options.STORE_URL);
+      String url = base.string(ConductorOptions.STORE_URL);
       try {
         ownStateDir =
             url.startsWith("jdbc:h2:file:")
@@ -201,7 +206,7 @@ public final class AllInOne {
   }
 
   private int opsPort(int offset) {
-    int p = base.integer(Options.OPS_PORT);
+    int p = base.integer(OpsOptions.OPS_PORT);
     return p == 0 ? 0 : p + offset;
   }
 
@@ -264,7 +269,7 @@ public final class AllInOne {
   }
 
   private String controllerHost() {
-    String h = base.string(Options.HOST);
+    String h = base.string(DefaultOptions.HOST);
     return h == null || h.isBlank() ? "controller" : h;
   }
 
@@ -294,7 +299,7 @@ public final class AllInOne {
 
   public String brokerDescription() {
     return broker == null
-        ? base.string(Options.TRANSPORT_URL).replaceAll("//[^@]*@", "//")
+        ? base.string(DefaultOptions.TRANSPORT_URL).replaceAll("//[^@]*@", "//")
         : "embedded Qpid Broker-J on 127.0.0.1:" + broker.port();
   }
 

@@ -1,8 +1,12 @@
 package io.livemigrate.cli;
 
 import io.livemigrate.cli.Lifecycle.PortUse;
+import io.livemigrate.common.config.ApiOptions;
+import io.livemigrate.common.config.ConductorOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.OpsOptions;
+import io.livemigrate.common.config.SimulatedOptions;
 import io.livemigrate.common.ops.Registries;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
@@ -67,16 +71,17 @@ final class AllInOneCommand implements Callable<Integer> {
     AdminToken token;
     try {
       Map<String, String> o = new HashMap<>();
-      o.put(Options.API_PORT.key(), Integer.toString(apiPort));
+      o.put(ApiOptions.API_PORT.key(), Integer.toString(apiPort));
       o.put(
-          Options.STORE_URL.key(), "jdbc:h2:file:" + data.toAbsolutePath().resolve("livemigrate"));
+          ConductorOptions.STORE_URL.key(),
+          "jdbc:h2:file:" + data.toAbsolutePath().resolve("livemigrate"));
       if (configFile == null) {
         // Demo defaults: a link slow enough to watch progress, fixed metrics ports.
-        o.put(Options.SIM_LINK_MIBPS.key(), "512");
-        o.put(Options.OPS_PORT.key(), Integer.toString(DEMO_OPS_PORT));
+        o.put(SimulatedOptions.SIM_LINK_MIBPS.key(), "512");
+        o.put(OpsOptions.OPS_PORT.key(), Integer.toString(DEMO_OPS_PORT));
       }
-      o.put(Options.HOST.key(), "HostA");
-      if (rabbitUrl != null) o.put(Options.TRANSPORT_URL.key(), rabbitUrl);
+      o.put(DefaultOptions.HOST.key(), "HostA");
+      if (rabbitUrl != null) o.put(DefaultOptions.TRANSPORT_URL.key(), rabbitUrl);
       c = Main.config(configFile, o);
       List<AllInOne.HostSpec> hosts = AllInOne.demoHosts();
       ports.addAll(ports(c, hosts));
@@ -112,7 +117,7 @@ final class AllInOneCommand implements Callable<Integer> {
         api,
         token.where(),
         a.brokerDescription(),
-        c.string(Options.STORE_URL),
+        c.string(ConductorOptions.STORE_URL),
         a.conductor().opsPort(),
         a.scheduler().opsPort(),
         a.agent("HostA").opsPort(),
@@ -142,11 +147,11 @@ final class AllInOneCommand implements Callable<Integer> {
    * scheduler and each agent, as {@link AllInOne} numbers them from {@code [ops] port}.
    */
   static List<PortUse> ports(Config c, List<AllInOne.HostSpec> hosts) {
-    String apiAddr = c.string(Options.API_LISTEN);
-    String opsAddr = c.string(Options.OPS_LISTEN);
+    String apiAddr = c.string(ApiOptions.API_LISTEN);
+    String opsAddr = c.string(OpsOptions.OPS_LISTEN);
     List<PortUse> l = new ArrayList<>();
-    l.add(new PortUse("API (--api-port)", apiAddr, c.integer(Options.API_PORT)));
-    int base = c.integer(Options.OPS_PORT);
+    l.add(new PortUse("API (--api-port)", apiAddr, c.integer(ApiOptions.API_PORT)));
+    int base = c.integer(OpsOptions.OPS_PORT);
     if (base == 0) return l;
     l.add(new PortUse("conductor metrics ([ops] port)", opsAddr, base));
     l.add(new PortUse("scheduler metrics ([ops] port + 1)", opsAddr, base + 1));

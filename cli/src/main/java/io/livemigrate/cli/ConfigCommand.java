@@ -1,8 +1,8 @@
 package io.livemigrate.cli;
 
 import io.livemigrate.agent.sim.SimulatedHost;
+import io.livemigrate.common.config.ComputeOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -38,7 +38,7 @@ final class ConfigCommand {
     @Override
     public Integer call() {
       Config c = Main.config(file, Map.of());
-      if ("simulated".equals(c.string(Options.HYPERVISOR))) {
+      if ("simulated".equals(c.string(ComputeOptions.HYPERVISOR))) {
         SimulatedHost.guests(c, SimulatedHost.capacity(c));
       }
       System.out.println(file + ": OK");

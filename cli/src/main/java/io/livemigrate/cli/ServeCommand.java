@@ -5,8 +5,11 @@ import io.livemigrate.agent.app.ComputeAgentVerticle;
 import io.livemigrate.agent.libvirt.LibvirtHypervisor;
 import io.livemigrate.agent.sim.SimulatedHost;
 import io.livemigrate.cli.Lifecycle.PortUse;
+import io.livemigrate.common.config.ApiOptions;
+import io.livemigrate.common.config.ComputeOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.KeystoneOptions;
+import io.livemigrate.common.config.OpsOptions;
 import io.livemigrate.common.ops.Registries;
 import io.livemigrate.conductor.app.ConductorVerticle;
 import io.livemigrate.scheduler.app.SchedulerVerticle;
@@ -72,8 +75,8 @@ final class ServeCommand implements Callable<Integer> {
         case "conductor" -> {
           String token = System.getenv("LIVEMIGRATE_ADMIN_TOKEN");
           if ((token == null || token.isBlank())
-              && c.string(Options.API_TOKEN_FILE).isBlank()
-              && c.string(Options.KEYSTONE_AUTH_URL).isBlank()) {
+              && c.string(ApiOptions.API_TOKEN_FILE).isBlank()
+              && c.string(KeystoneOptions.KEYSTONE_AUTH_URL).isBlank()) {
             throw new Lifecycle.StartupFailure(
                 Lifecycle.EXIT_CONFIG,
                 "livemigrate conductor: no API token: set LIVEMIGRATE_ADMIN_TOKEN (e.g. in"
@@ -92,7 +95,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         default -> {
           Hypervisor hv =
-              "libvirt".equals(c.string(Options.HYPERVISOR))
+              "libvirt".equals(c.string(ComputeOptions.HYPERVISOR))
                   ? LibvirtHypervisor.fromConfig(c)
                   : SimulatedHost.fromConfig(c);
           ComputeAgentVerticle v = new ComputeAgentVerticle(c, hv).exportVertxMetrics(vertxMetrics);
@@ -130,9 +133,9 @@ final class ServeCommand implements Callable<Integer> {
    * port, so the services of one host can share one file and never collide (0 stays any free port).
    */
   static Config withOpsPort(String service, Config c) {
-    int base = c.integer(Options.OPS_PORT);
+    int base = c.integer(OpsOptions.OPS_PORT);
     if (base == 0 || opsOffset(service) == 0) return c;
-    return c.with(Map.of(Options.OPS_PORT.key(), Integer.toString(base + opsOffset(service))));
+    return c.with(Map.of(OpsOptions.OPS_PORT.key(), Integer.toString(base + opsOffset(service))));
   }
 
   /** The ports {@code service} listens on with this configuration. */
@@ -141,15 +144,15 @@ final class ServeCommand implements Callable<Integer> {
     if ("conductor".equals(service)) {
       l.add(
           new PortUse(
-              "API ([api] port)", c.string(Options.API_LISTEN), c.integer(Options.API_PORT)));
+              "API ([api] port)", c.string(ApiOptions.API_LISTEN), c.integer(ApiOptions.API_PORT)));
     }
     l.add(
         new PortUse(
             opsOffset(service) == 0
                 ? "metrics and health ([ops] port)"
                 : "metrics and health ([ops] port + " + opsOffset(service) + ")",
-            c.string(Options.OPS_LISTEN),
-            c.integer(Options.OPS_PORT)));
+            c.string(OpsOptions.OPS_LISTEN),
+            c.integer(OpsOptions.OPS_PORT)));
     return l;
   }
 }

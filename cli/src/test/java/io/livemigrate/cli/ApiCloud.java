@@ -4,8 +4,13 @@ import io.livemigrate.agent.Hypervisor.HostResources;
 import io.livemigrate.agent.sim.SimDomain;
 import io.livemigrate.common.bus.Bus;
 import io.livemigrate.common.bus.BusSettings;
+import io.livemigrate.common.config.ApiOptions;
+import io.livemigrate.common.config.ComputeOptions;
+import io.livemigrate.common.config.ConductorOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.OpsOptions;
+import io.livemigrate.common.config.SimulatedOptions;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.common.ops.Registries;
 import io.livemigrate.common.testing.BrokerFixture;
@@ -96,18 +101,18 @@ final class ApiCloud implements AutoCloseable {
             + MEMBER_PROJECT
             + " u1 member\n");
     Map<String, String> c = new HashMap<>();
-    c.put(Options.TRANSPORT_URL.key(), broker.url());
-    c.put(Options.BUS_NAMESPACE.key(), ns);
-    c.put(Options.STORE_URL.key(), "jdbc:h2:file:" + dir.resolve("store"));
-    c.put(Options.API_PORT.key(), "0");
-    c.put(Options.OPS_PORT.key(), "0");
-    c.put(Options.API_TOKEN_FILE.key(), tokens.toString());
-    c.put(Options.REPORT_INTERVAL.key(), "1");
-    c.put(Options.SERVICE_DOWN_TIME.key(), "10");
-    c.put(Options.PROGRESS_INTERVAL_MS.key(), "200");
-    c.put(Options.SIM_LINK_MIBPS.key(), "1024");
-    c.put(Options.SIM_TICK_MS.key(), "20");
-    c.put(Options.HOST.key(), "controller");
+    c.put(DefaultOptions.TRANSPORT_URL.key(), broker.url());
+    c.put(DefaultOptions.BUS_NAMESPACE.key(), ns);
+    c.put(ConductorOptions.STORE_URL.key(), "jdbc:h2:file:" + dir.resolve("store"));
+    c.put(ApiOptions.API_PORT.key(), "0");
+    c.put(OpsOptions.OPS_PORT.key(), "0");
+    c.put(ApiOptions.API_TOKEN_FILE.key(), tokens.toString());
+    c.put(DefaultOptions.REPORT_INTERVAL.key(), "1");
+    c.put(DefaultOptions.SERVICE_DOWN_TIME.key(), "10");
+    c.put(ComputeOptions.PROGRESS_INTERVAL_MS.key(), "200");
+    c.put(SimulatedOptions.SIM_LINK_MIBPS.key(), "1024");
+    c.put(SimulatedOptions.SIM_TICK_MS.key(), "20");
+    c.put(DefaultOptions.HOST.key(), "controller");
     c.putAll(overrides);
     AllInOne cloud =
         AllInOne.start(vertx, Config.defaults(c), false, ADMIN, hosts, vertxMetrics)

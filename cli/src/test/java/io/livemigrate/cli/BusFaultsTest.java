@@ -10,9 +10,14 @@ import io.livemigrate.agent.sim.SimDomain;
 import io.livemigrate.agent.sim.SimulatedHypervisor;
 import io.livemigrate.common.bus.Identities;
 import io.livemigrate.common.bus.Topology;
+import io.livemigrate.common.config.ApiOptions;
+import io.livemigrate.common.config.BusOptions;
+import io.livemigrate.common.config.ComputeOptions;
+import io.livemigrate.common.config.ConductorOptions;
 import io.livemigrate.common.config.Config;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.OpsOptions;
 import io.livemigrate.common.config.Option;
-import io.livemigrate.common.config.Options;
 import io.livemigrate.common.testing.PrivateRabbit;
 import io.livemigrate.common.testing.RabbitUsers;
 import io.vertx.core.Vertx;
@@ -112,19 +117,19 @@ class BusFaultsTest {
     Files.deleteIfExists(conductorLog);
     Map<Option, String> common =
         Map.of(
-            Options.BUS_NAMESPACE, NS,
-            Options.HOST, "controller",
-            Options.OPS_PORT, "0",
-            Options.SERVICE_DOWN_TIME, "60",
-            Options.RECONNECT_INTERVAL_MS, "200");
+            DefaultOptions.BUS_NAMESPACE, NS,
+            DefaultOptions.HOST, "controller",
+            OpsOptions.OPS_PORT, "0",
+            DefaultOptions.SERVICE_DOWN_TIME, "60",
+            BusOptions.RECONNECT_INTERVAL_MS, "200");
     Map<Option, String> s = new LinkedHashMap<>(common);
-    s.put(Options.TRANSPORT_URL, users.url("scheduler"));
+    s.put(DefaultOptions.TRANSPORT_URL, users.url("scheduler"));
     scheduler =
         ServiceProcess.start("scheduler", "scheduler", s, Map.of(), schedulerLog, SCHEDULER_OPS);
     Map<Option, String> c = new LinkedHashMap<>(common);
-    c.put(Options.TRANSPORT_URL, users.url("conductor"));
-    c.put(Options.STORE_URL, "jdbc:h2:file:" + dir.resolve("store"));
-    c.put(Options.API_PORT, "0");
+    c.put(DefaultOptions.TRANSPORT_URL, users.url("conductor"));
+    c.put(ConductorOptions.STORE_URL, "jdbc:h2:file:" + dir.resolve("store"));
+    c.put(ApiOptions.API_PORT, "0");
     conductor =
         ServiceProcess.start(
             "conductor",
@@ -158,14 +163,14 @@ class BusFaultsTest {
       Config ac =
           Config.defaults(
               Map.ofEntries(
-                  Map.entry(Options.TRANSPORT_URL.key(), users.url("compute-" + h)),
-                  Map.entry(Options.BUS_NAMESPACE.key(), NS),
-                  Map.entry(Options.OPS_PORT.key(), "0"),
-                  Map.entry(Options.REPORT_INTERVAL.key(), "1"),
-                  Map.entry(Options.PROGRESS_INTERVAL_MS.key(), "200"),
-                  Map.entry(Options.RECONNECT_INTERVAL_MS.key(), "200"),
-                  Map.entry(Options.PEERS.key(), "HostA,HostB"),
-                  Map.entry(Options.HOST.key(), h)));
+                  Map.entry(DefaultOptions.TRANSPORT_URL.key(), users.url("compute-" + h)),
+                  Map.entry(DefaultOptions.BUS_NAMESPACE.key(), NS),
+                  Map.entry(OpsOptions.OPS_PORT.key(), "0"),
+                  Map.entry(DefaultOptions.REPORT_INTERVAL.key(), "1"),
+                  Map.entry(ComputeOptions.PROGRESS_INTERVAL_MS.key(), "200"),
+                  Map.entry(BusOptions.RECONNECT_INTERVAL_MS.key(), "200"),
+                  Map.entry(ComputeOptions.PEERS.key(), "HostA,HostB"),
+                  Map.entry(DefaultOptions.HOST.key(), h)));
       ComputeAgentVerticle v = new ComputeAgentVerticle(ac, hv.get(h));
       vertx.deployVerticle(v).await(60, TimeUnit.SECONDS);
       agents.put(h, v);

@@ -15,8 +15,12 @@ import io.livemigrate.agent.app.ComputeAgentVerticle;
 import io.livemigrate.agent.sim.SimDomain;
 import io.livemigrate.agent.sim.SimulatedHypervisor;
 import io.livemigrate.common.bus.Topology;
+import io.livemigrate.common.config.ApiOptions;
+import io.livemigrate.common.config.ComputeOptions;
+import io.livemigrate.common.config.ConductorOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.OpsOptions;
 import io.livemigrate.common.contract.AgentCommands.StartMigration;
 import io.livemigrate.common.contract.AgentEvents.HostReport;
 import io.livemigrate.common.contract.AgentEvents.MigrationCompleted;
@@ -145,16 +149,16 @@ class BusIdentityAcceptanceTest {
   private Config config(String host, String user) throws Exception {
     return Config.defaults(
         Map.ofEntries(
-            Map.entry(Options.TRANSPORT_URL.key(), url(user)),
-            Map.entry(Options.BUS_NAMESPACE.key(), NS),
-            Map.entry(Options.STORE_URL.key(), "jdbc:h2:file:" + dir.resolve("store")),
-            Map.entry(Options.API_PORT.key(), "0"),
-            Map.entry(Options.OPS_PORT.key(), "0"),
-            Map.entry(Options.REPORT_INTERVAL.key(), "1"),
-            Map.entry(Options.SERVICE_DOWN_TIME.key(), "10"),
-            Map.entry(Options.PROGRESS_INTERVAL_MS.key(), "200"),
-            Map.entry(Options.PEERS.key(), "HostA,HostB,HostC"),
-            Map.entry(Options.HOST.key(), host)));
+            Map.entry(DefaultOptions.TRANSPORT_URL.key(), url(user)),
+            Map.entry(DefaultOptions.BUS_NAMESPACE.key(), NS),
+            Map.entry(ConductorOptions.STORE_URL.key(), "jdbc:h2:file:" + dir.resolve("store")),
+            Map.entry(ApiOptions.API_PORT.key(), "0"),
+            Map.entry(OpsOptions.OPS_PORT.key(), "0"),
+            Map.entry(DefaultOptions.REPORT_INTERVAL.key(), "1"),
+            Map.entry(DefaultOptions.SERVICE_DOWN_TIME.key(), "10"),
+            Map.entry(ComputeOptions.PROGRESS_INTERVAL_MS.key(), "200"),
+            Map.entry(ComputeOptions.PEERS.key(), "HostA,HostB,HostC"),
+            Map.entry(DefaultOptions.HOST.key(), host)));
   }
 
   String url(String user) throws Exception {

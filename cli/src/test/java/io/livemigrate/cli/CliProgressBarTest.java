@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.LibvirtOptions;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -51,7 +51,7 @@ class CliProgressBarTest {
                         ApiCloud.guest(VM1, "vm1", "p1", 1024, 5 * MIB, 0),
                         ApiCloud.guest(HOG, "hog", "p1", 1024, 3072 * MIB, 512 * MIB)))),
             // 2 s per GiB, at least 2 GiB counted: the hog fails after about 4 s.
-            Map.of(Options.COMPLETION_TIMEOUT.key(), "2"));
+            Map.of(LibvirtOptions.COMPLETION_TIMEOUT.key(), "2"));
   }
 
   @AfterAll

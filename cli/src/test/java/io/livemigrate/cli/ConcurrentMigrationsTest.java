@@ -5,7 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.livemigrate.agent.Hypervisor.HostResources;
 import io.livemigrate.agent.sim.SimDomain;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.ConductorOptions;
+import io.livemigrate.common.config.DefaultOptions;
 import io.livemigrate.conductor.InstanceRow;
 import io.livemigrate.conductor.MigrationRow;
 import io.livemigrate.conductor.MigrationStatus;
@@ -53,9 +54,9 @@ class ConcurrentMigrationsTest {
       hosts.add(new AllInOne.HostSpec(d, new HostResources(16, DEST_MB, 1000), List.of()));
     }
     Map<String, String> conf = new HashMap<>();
-    conf.put(Options.MAX_CONCURRENT_LIVE_MIGRATIONS.key(), Integer.toString(MAX_OUT));
-    conf.put(Options.MAX_CONCURRENT_INBOUND_LIVE_MIGRATIONS.key(), Integer.toString(MAX_IN));
-    conf.put(Options.QUEUE_RETRY_MS.key(), "200");
+    conf.put(DefaultOptions.MAX_CONCURRENT_LIVE_MIGRATIONS.key(), Integer.toString(MAX_OUT));
+    conf.put(DefaultOptions.MAX_CONCURRENT_INBOUND_LIVE_MIGRATIONS.key(), Integer.toString(MAX_IN));
+    conf.put(ConductorOptions.QUEUE_RETRY_MS.key(), "200");
     try (ApiCloud c = ApiCloud.start(hosts, conf)) {
       Http api = c.as(ApiCloud.ADMIN);
       Map<String, Long> capacity = new HashMap<>();

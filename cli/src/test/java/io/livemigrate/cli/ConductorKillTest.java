@@ -10,8 +10,14 @@ import io.livemigrate.agent.sim.SimDomain;
 import io.livemigrate.agent.sim.SimulatedHypervisor;
 import io.livemigrate.common.bus.Bus;
 import io.livemigrate.common.bus.BusSettings;
+import io.livemigrate.common.config.ApiOptions;
+import io.livemigrate.common.config.ComputeOptions;
+import io.livemigrate.common.config.ConductorOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.LibvirtOptions;
+import io.livemigrate.common.config.OpsOptions;
+import io.livemigrate.common.config.SimulatedOptions;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.common.testing.BrokerFixture;
 import io.livemigrate.conductor.MigrationRow;
@@ -115,14 +121,14 @@ class ConductorKillTest {
     Config base =
         Config.defaults(
             Map.ofEntries(
-                Map.entry(Options.TRANSPORT_URL.key(), broker.url()),
-                Map.entry(Options.BUS_NAMESPACE.key(), namespace),
-                Map.entry(Options.OPS_PORT.key(), "0"),
-                Map.entry(Options.REPORT_INTERVAL.key(), "1"),
-                Map.entry(Options.SERVICE_DOWN_TIME.key(), "10"),
-                Map.entry(Options.PROGRESS_INTERVAL_MS.key(), "200"),
-                Map.entry(Options.SIM_LINK_MIBPS.key(), "1024"),
-                Map.entry(Options.SIM_TICK_MS.key(), "20")));
+                Map.entry(DefaultOptions.TRANSPORT_URL.key(), broker.url()),
+                Map.entry(DefaultOptions.BUS_NAMESPACE.key(), namespace),
+                Map.entry(OpsOptions.OPS_PORT.key(), "0"),
+                Map.entry(DefaultOptions.REPORT_INTERVAL.key(), "1"),
+                Map.entry(DefaultOptions.SERVICE_DOWN_TIME.key(), "10"),
+                Map.entry(ComputeOptions.PROGRESS_INTERVAL_MS.key(), "200"),
+                Map.entry(SimulatedOptions.SIM_LINK_MIBPS.key(), "1024"),
+                Map.entry(SimulatedOptions.SIM_TICK_MS.key(), "20")));
     HostResources cap = new HostResources(16, 65536, 1000);
     // The guest dirties 3 GiB/s of a 512 MiB working set over a 1 GiB/s link: never converges.
     SimDomain hog =
@@ -134,11 +140,11 @@ class ConductorKillTest {
       if (host.equals("HostA")) hv.define(hog);
       hypervisors.put(host, hv);
     }
-    deploy(new SchedulerVerticle(base.with(Map.of(Options.HOST.key(), "controller"))));
+    deploy(new SchedulerVerticle(base.with(Map.of(DefaultOptions.HOST.key(), "controller"))));
     for (String host : List.of("HostA", "HostB")) {
       deploy(
           new ComputeAgentVerticle(
-              base.with(Map.of(Options.HOST.key(), host)), hypervisors.get(host)));
+              base.with(Map.of(DefaultOptions.HOST.key(), host)), hypervisors.get(host)));
     }
   }
 
@@ -250,15 +256,15 @@ class ConductorKillTest {
     // Only this test's configuration: an unknown LIVEMIGRATE_X__Y would even fail start-up.
     env.keySet().removeIf(k -> k.startsWith("LIVEMIGRATE_"));
     env.put("LIVEMIGRATE_ADMIN_TOKEN", TOKEN);
-    env.put(Options.TRANSPORT_URL.envName(), broker.url());
-    env.put(Options.BUS_NAMESPACE.envName(), namespace);
-    env.put(Options.HOST.envName(), "controller");
-    env.put(Options.STORE_URL.envName(), db.url());
-    env.put(Options.STORE_USER.envName(), db.user());
-    env.put(Options.API_PORT.envName(), "0");
-    env.put(Options.OPS_PORT.envName(), "0");
-    env.put(Options.SERVICE_DOWN_TIME.envName(), "10");
-    env.put(Options.COMPLETION_TIMEOUT.envName(), Integer.toString(TIMEOUT_PER_GIB));
+    env.put(DefaultOptions.TRANSPORT_URL.envName(), broker.url());
+    env.put(DefaultOptions.BUS_NAMESPACE.envName(), namespace);
+    env.put(DefaultOptions.HOST.envName(), "controller");
+    env.put(ConductorOptions.STORE_URL.envName(), db.url());
+    env.put(ConductorOptions.STORE_USER.envName(), db.user());
+    env.put(ApiOptions.API_PORT.envName(), "0");
+    env.put(OpsOptions.OPS_PORT.envName(), "0");
+    env.put(DefaultOptions.SERVICE_DOWN_TIME.envName(), "10");
+    env.put(LibvirtOptions.COMPLETION_TIMEOUT.envName(), Integer.toString(TIMEOUT_PER_GIB));
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(childLog.toFile()));
     child = pb.start();

@@ -4,7 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.livemigrate.agent.sim.SimDomain;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.ConductorOptions;
+import io.livemigrate.common.config.LibvirtOptions;
 import io.livemigrate.conductor.MigrationRow;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
@@ -58,9 +59,9 @@ class ConvergencePolicyE2ETest {
   void timeoutActionForceCompleteSwitchesToPostCopy() throws Exception {
     Map<String, String> conf =
         Map.of(
-            Options.COMPLETION_TIMEOUT.key(), "2", // 2 s/GiB x 2 GiB: 4 s
-            Options.TIMEOUT_ACTION.key(), "force_complete",
-            Options.PERMIT_POST_COPY.key(), "true");
+            LibvirtOptions.COMPLETION_TIMEOUT.key(), "2", // 2 s/GiB x 2 GiB: 4 s
+            LibvirtOptions.TIMEOUT_ACTION.key(), "force_complete",
+            LibvirtOptions.PERMIT_POST_COPY.key(), "true");
     try (ApiCloud c = ApiCloud.start(hosts(), conf)) {
       JsonObject m = migrateAndWait(c, Duration.ofSeconds(40));
       assertEquals("completed", m.getString("status"), m.encode());
@@ -83,7 +84,7 @@ class ConvergencePolicyE2ETest {
   @Test
   void recommendedProfileDecidesWithinTheFirstIterations() throws Exception {
     // Nova's 800 s/GiB: 1600 s for this guest. The recommended profile must not wait for that.
-    Map<String, String> conf = Map.of(Options.POLICY_PROFILE.key(), "recommended");
+    Map<String, String> conf = Map.of(ConductorOptions.POLICY_PROFILE.key(), "recommended");
     try (ApiCloud c = ApiCloud.start(hosts(), conf)) {
       JsonObject m = migrateAndWait(c, Duration.ofSeconds(60));
       assertEquals("completed", m.getString("status"), m.encode());

@@ -5,7 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.livemigrate.agent.sim.SimDomain;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.ConductorOptions;
+import io.livemigrate.common.config.DefaultOptions;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -43,7 +44,7 @@ class HostDrainTest {
         List.of(
             new AllInOne.HostSpec("HostA", ApiCloud.capacity(), guests),
             new AllInOne.HostSpec("HostB", ApiCloud.capacity(), List.of()));
-    try (ApiCloud c = ApiCloud.start(hosts, Map.of(Options.QUEUE_RETRY_MS.key(), "100"))) {
+    try (ApiCloud c = ApiCloud.start(hosts, Map.of(ConductorOptions.QUEUE_RETRY_MS.key(), "100"))) {
       java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
       java.io.PrintStream saved = System.out;
       int code;
@@ -91,9 +92,9 @@ class HostDrainTest {
             new AllInOne.HostSpec("HostC", ApiCloud.capacity(), List.of()));
     Map<String, String> conf =
         Map.of(
-            Options.MAX_CONCURRENT_LIVE_MIGRATIONS.key(),
+            DefaultOptions.MAX_CONCURRENT_LIVE_MIGRATIONS.key(),
             Integer.toString(outboundLimit),
-            Options.QUEUE_RETRY_MS.key(),
+            ConductorOptions.QUEUE_RETRY_MS.key(),
             "100");
     try (ApiCloud c = ApiCloud.start(hosts, conf)) {
       Http api = c.as(ApiCloud.ADMIN);

@@ -13,7 +13,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.livemigrate.cli.NovaApiRobustnessTest.Route;
 import io.livemigrate.cli.StockClientsE2ETest.Run;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.KeystoneOptions;
+import io.livemigrate.common.config.LibvirtOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -78,7 +79,7 @@ class KeystoneE2ETest {
     keystone.createUser("olivia", PASSWORD, adminProject, "admin");
     keystone.createUser("alice", PASSWORD, memberProject, "member");
     Map<String, String> c = keystoneConfig(keystone, SERVICE_PASSWORD, CACHE_TIME_S);
-    c.put(Options.COMPLETION_TIMEOUT.key(), "600");
+    c.put(LibvirtOptions.COMPLETION_TIMEOUT.key(), "600");
     // vm1 and stuck1 belong to alice's project.
     cloud = ApiCloud.start(StockClientsE2ETest.adminGuideHosts(memberProject, "p2"), c);
     api = cloud.as(ApiCloud.ADMIN);
@@ -134,12 +135,12 @@ class KeystoneE2ETest {
     Map<String, String> c = new HashMap<>();
     // Nova's usual form: the unversioned Keystone URL.
     String root = keystone.url().replaceAll("/v3$", "");
-    c.put(Options.KEYSTONE_AUTH_URL.key(), root);
-    c.put(Options.KEYSTONE_WWW_AUTHENTICATE_URI.key(), root);
-    c.put(Options.KEYSTONE_USERNAME.key(), "livemigrate");
-    c.put(Options.KEYSTONE_PASSWORD.key(), servicePassword);
-    c.put(Options.KEYSTONE_PROJECT_NAME.key(), "service");
-    c.put(Options.KEYSTONE_TOKEN_CACHE_TIME.key(), Integer.toString(cacheTimeS));
+    c.put(KeystoneOptions.KEYSTONE_AUTH_URL.key(), root);
+    c.put(KeystoneOptions.KEYSTONE_WWW_AUTHENTICATE_URI.key(), root);
+    c.put(KeystoneOptions.KEYSTONE_USERNAME.key(), "livemigrate");
+    c.put(KeystoneOptions.KEYSTONE_PASSWORD.key(), servicePassword);
+    c.put(KeystoneOptions.KEYSTONE_PROJECT_NAME.key(), "service");
+    c.put(KeystoneOptions.KEYSTONE_TOKEN_CACHE_TIME.key(), Integer.toString(cacheTimeS));
     return c;
   }
 

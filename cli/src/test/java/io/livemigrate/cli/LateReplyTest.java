@@ -43,7 +43,7 @@ class LateReplyTest {
                 // The most free RAM: the scheduler's first choice.
                 new AllInOne.HostSpec("HostB", new HostResources(16, 131072, 1000), List.of()),
                 new AllInOne.HostSpec("HostC", ApiCloud.capacity(), List.of())),
-            Map.of(io.livemigrate.common.config.Options.SIM_LINK_MIBPS.key(), "256"))) {
+            Map.of(io.livemigrate.common.config.SimulatedOptions.SIM_LINK_MIBPS.key(), "256"))) {
       Topology t = new Topology(c.namespace);
       ConnectionFactory f = new ConnectionFactory();
       f.setUri(c.broker.url());

@@ -8,8 +8,13 @@ import io.livemigrate.agent.app.ComputeAgentVerticle;
 import io.livemigrate.agent.libvirt.LibvirtHypervisor;
 import io.livemigrate.common.bus.Bus;
 import io.livemigrate.common.bus.BusSettings;
+import io.livemigrate.common.config.ApiOptions;
+import io.livemigrate.common.config.ComputeOptions;
+import io.livemigrate.common.config.ConductorOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.LibvirtOptions;
+import io.livemigrate.common.config.OpsOptions;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.common.testing.BrokerFixture;
 import io.livemigrate.conductor.MigrationRow;
@@ -98,23 +103,23 @@ class LibvirtMigrationTest {
     Path dir = Files.createTempDirectory("lm-libvirt");
     stateDir = dir;
     Map<String, String> c = new HashMap<>();
-    c.put(Options.TRANSPORT_URL.key(), broker.url());
-    c.put(Options.BUS_NAMESPACE.key(), namespace);
-    c.put(Options.STORE_URL.key(), "jdbc:h2:file:" + dir.resolve("store"));
-    c.put(Options.API_PORT.key(), "0");
-    c.put(Options.OPS_PORT.key(), "0");
-    c.put(Options.REPORT_INTERVAL.key(), "1");
-    c.put(Options.SERVICE_DOWN_TIME.key(), "20");
-    c.put(Options.PROGRESS_INTERVAL_MS.key(), "500");
-    c.put(Options.HOST.key(), "controller");
+    c.put(DefaultOptions.TRANSPORT_URL.key(), broker.url());
+    c.put(DefaultOptions.BUS_NAMESPACE.key(), namespace);
+    c.put(ConductorOptions.STORE_URL.key(), "jdbc:h2:file:" + dir.resolve("store"));
+    c.put(ApiOptions.API_PORT.key(), "0");
+    c.put(OpsOptions.OPS_PORT.key(), "0");
+    c.put(DefaultOptions.REPORT_INTERVAL.key(), "1");
+    c.put(DefaultOptions.SERVICE_DOWN_TIME.key(), "20");
+    c.put(ComputeOptions.PROGRESS_INTERVAL_MS.key(), "500");
+    c.put(DefaultOptions.HOST.key(), "controller");
     // The cap every migration gets; with it a 20 MiB/s guest never converges by itself.
-    c.put(Options.BANDWIDTH.key(), Long.toString(CAP_MIBPS));
+    c.put(LibvirtOptions.BANDWIDTH.key(), Long.toString(CAP_MIBPS));
     // Initial max downtime = downtime / steps = 500 ms; the ramp's next step is minutes away.
-    c.put(Options.DOWNTIME.key(), "5000");
-    c.put(Options.CONNECTION_URI.key(), "unused");
-    c.put(Options.LIVE_MIGRATION_INBOUND_ADDRS.key(), "HostB=10.77.88.2,HostC=10.77.88.3");
-    c.put(Options.AUTO_CONVERGE_INITIAL.key(), "90");
-    c.put(Options.AUTO_CONVERGE_INCREMENT.key(), "9");
+    c.put(LibvirtOptions.DOWNTIME.key(), "5000");
+    c.put(LibvirtOptions.CONNECTION_URI.key(), "unused");
+    c.put(LibvirtOptions.LIVE_MIGRATION_INBOUND_ADDRS.key(), "HostB=10.77.88.2,HostC=10.77.88.3");
+    c.put(LibvirtOptions.AUTO_CONVERGE_INITIAL.key(), "90");
+    c.put(LibvirtOptions.AUTO_CONVERGE_INCREMENT.key(), "9");
     cloud =
         AllInOne.start(vertx, Config.defaults(c), false, ADMIN, List.of())
             .await(60, TimeUnit.SECONDS);
@@ -147,24 +152,24 @@ class LibvirtMigrationTest {
       String host, boolean postCopy, boolean autoConverge, Map<String, String> extra) {
     Map<String, String> m = new HashMap<>(extra);
     // TCG guests; both hosts' instance directory is the testbed's shared one (markers).
-    m.put(Options.VIRT_TYPE.key(), "qemu");
-    m.put(Options.INSTANCES_PATH.key(), "/var/lib/libvirt/shared");
+    m.put(LibvirtOptions.VIRT_TYPE.key(), "qemu");
+    m.put(DefaultOptions.INSTANCES_PATH.key(), "/var/lib/libvirt/shared");
     return cloud
         .config()
         .with(m)
         .with(
             Map.of(
-                Options.STATE_DIR.key(),
+                ComputeOptions.STATE_DIR.key(),
                 stateDir.resolve(host).toString(),
-                Options.HOST.key(),
+                DefaultOptions.HOST.key(),
                 host,
-                Options.HYPERVISOR.key(),
+                ComputeOptions.HYPERVISOR.key(),
                 "libvirt",
-                Options.CONNECTION_URI.key(),
+                LibvirtOptions.CONNECTION_URI.key(),
                 URIS.get(host),
-                Options.PERMIT_POST_COPY.key(),
+                LibvirtOptions.PERMIT_POST_COPY.key(),
                 Boolean.toString(postCopy),
-                Options.PERMIT_AUTO_CONVERGE.key(),
+                LibvirtOptions.PERMIT_AUTO_CONVERGE.key(),
                 Boolean.toString(autoConverge)));
   }
 
@@ -644,7 +649,11 @@ class LibvirtMigrationTest {
     // Nova's default live_migration_downtime (500 ms): the policy may raise the max downtime to
     // it and no further, so it finishes by post-copy, whose switch-over pauses the guest briefly.
     restartConductor(
-        Map.of(Options.POLICY_PROFILE.key(), "recommended", Options.DOWNTIME.key(), "500"));
+        Map.of(
+            ConductorOptions.POLICY_PROFILE.key(),
+            "recommended",
+            LibvirtOptions.DOWNTIME.key(),
+            "500"));
     long t0 = startMigration(memGuest, "HostC", false);
     JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(180));
     record("(i) non-converging guest, recommended profile, HostB->HostC", t0, m);
@@ -680,7 +689,7 @@ class LibvirtMigrationTest {
   @Test
   @Order(9)
   void j_defaultProfileAbortsItAtTheShortenedTimeout() throws Exception {
-    restartConductor(Map.of(Options.COMPLETION_TIMEOUT.key(), "10"));
+    restartConductor(Map.of(LibvirtOptions.COMPLETION_TIMEOUT.key(), "10"));
     try {
       long t0 = startMigration(memGuest, "HostB", false);
       JsonObject m = awaitFinished(memGuest, Duration.ofSeconds(120));
@@ -758,7 +767,7 @@ class LibvirtMigrationTest {
   void l_nativeTlsMigration() throws Exception {
     String uuid = boot("lm-tls", "--rate", "2");
     testbed(Duration.ofMinutes(1), "tls-certs");
-    restartAgentsWith(Map.of(Options.NATIVE_TLS.key(), "true"));
+    restartAgentsWith(Map.of(LibvirtOptions.NATIVE_TLS.key(), "true"));
     try {
       Path cert = Path.of("/var/tmp/livemigrate-testbed/hosts/hostc/etc/pki-migrate");
       Path aside = cert.resolveSibling("pki-migrate.off");

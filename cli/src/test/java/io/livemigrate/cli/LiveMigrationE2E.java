@@ -8,8 +8,14 @@ import io.livemigrate.agent.Hypervisor.HostResources;
 import io.livemigrate.agent.sim.SimDomain;
 import io.livemigrate.common.bus.Bus;
 import io.livemigrate.common.bus.BusSettings;
+import io.livemigrate.common.config.ApiOptions;
+import io.livemigrate.common.config.ComputeOptions;
+import io.livemigrate.common.config.ConductorOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.LibvirtOptions;
+import io.livemigrate.common.config.OpsOptions;
+import io.livemigrate.common.config.SimulatedOptions;
 import io.livemigrate.common.contract.AgentCommands.PrepareDestination;
 import io.livemigrate.common.contract.AgentCommands.StartMigration;
 import io.livemigrate.common.contract.Envelope;
@@ -76,19 +82,20 @@ abstract class LiveMigrationE2E {
     Config c =
         Config.defaults(
             Map.ofEntries(
-                Map.entry(Options.TRANSPORT_URL.key(), broker.url()),
-                Map.entry(Options.BUS_NAMESPACE.key(), namespace),
-                Map.entry(Options.STORE_URL.key(), "jdbc:h2:file:" + storeDir.resolve("store")),
-                Map.entry(Options.API_PORT.key(), "0"),
-                Map.entry(Options.OPS_PORT.key(), "0"),
-                Map.entry(Options.REPORT_INTERVAL.key(), "1"),
-                Map.entry(Options.SERVICE_DOWN_TIME.key(), "10"),
-                Map.entry(Options.PROGRESS_INTERVAL_MS.key(), "200"),
+                Map.entry(DefaultOptions.TRANSPORT_URL.key(), broker.url()),
+                Map.entry(DefaultOptions.BUS_NAMESPACE.key(), namespace),
+                Map.entry(
+                    ConductorOptions.STORE_URL.key(), "jdbc:h2:file:" + storeDir.resolve("store")),
+                Map.entry(ApiOptions.API_PORT.key(), "0"),
+                Map.entry(OpsOptions.OPS_PORT.key(), "0"),
+                Map.entry(DefaultOptions.REPORT_INTERVAL.key(), "1"),
+                Map.entry(DefaultOptions.SERVICE_DOWN_TIME.key(), "10"),
+                Map.entry(ComputeOptions.PROGRESS_INTERVAL_MS.key(), "200"),
                 // 3 s per GiB; every guest here counts as 2 GiB (Nova's minimum): 6 s.
-                Map.entry(Options.COMPLETION_TIMEOUT.key(), "3"),
-                Map.entry(Options.SIM_LINK_MIBPS.key(), "1024"),
-                Map.entry(Options.SIM_TICK_MS.key(), "20"),
-                Map.entry(Options.HOST.key(), "controller")));
+                Map.entry(LibvirtOptions.COMPLETION_TIMEOUT.key(), "3"),
+                Map.entry(SimulatedOptions.SIM_LINK_MIBPS.key(), "1024"),
+                Map.entry(SimulatedOptions.SIM_TICK_MS.key(), "20"),
+                Map.entry(DefaultOptions.HOST.key(), "controller")));
     HostResources cap = new HostResources(16, 65536, 1000);
     List<AllInOne.HostSpec> hosts =
         List.of(

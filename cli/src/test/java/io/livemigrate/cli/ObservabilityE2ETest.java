@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.LibvirtOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -72,7 +72,7 @@ class ObservabilityE2ETest {
                         ApiCloud.guest(FORCED, "forced", "p1", 1024, 3072 * MIB, 512 * MIB),
                         ApiCloud.guest(ABORTED, "aborted", "p1", 1024, 3072 * MIB, 512 * MIB))),
                 new AllInOne.HostSpec("HostB", ApiCloud.capacity(), List.of())),
-            Map.of(Options.COMPLETION_TIMEOUT.key(), "600"));
+            Map.of(LibvirtOptions.COMPLETION_TIMEOUT.key(), "600"));
     api = cloud.as(ApiCloud.ADMIN);
     notifications = Notifications.listen(cloud.broker.url(), cloud.namespace);
 

@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.livemigrate.agent.sim.FailurePoint;
 import io.livemigrate.agent.sim.SimDomain;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.ComputeOptions;
+import io.livemigrate.common.config.ConductorOptions;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.LibvirtOptions;
 import io.livemigrate.conductor.MigrationRow;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
@@ -191,9 +194,9 @@ class SourceAgentLossTest {
   void sourceAgentThatNeverReturnsIsBoundedByTheCompletionDeadline(String action) throws Exception {
     Map<String, String> conf =
         Map.of(
-            Options.COMPLETION_TIMEOUT.key(), "3", // x 2 GiB = 6 s
-            Options.TIMEOUT_ACTION.key(), action,
-            Options.ROLLBACK_TIMEOUT.key(), "2");
+            LibvirtOptions.COMPLETION_TIMEOUT.key(), "3", // x 2 GiB = 6 s
+            LibvirtOptions.TIMEOUT_ACTION.key(), action,
+            ConductorOptions.ROLLBACK_TIMEOUT.key(), "2");
     try (ApiCloud c = cloud(guest(2048, 2048 * SimDomain.MIB, 2048 * SimDomain.MIB), true, conf)) {
       Http api = c.as(ApiCloud.ADMIN);
       migrate(api);
@@ -231,10 +234,11 @@ class SourceAgentLossTest {
             new AllInOne.HostSpec("HostA", ApiCloud.capacity(), List.of(vm)),
             new AllInOne.HostSpec("HostB", ApiCloud.capacity(), List.of()));
     Map<String, String> conf = new HashMap<>(extra);
-    conf.put(Options.SERVICE_DOWN_TIME.key(), "2");
+    conf.put(DefaultOptions.SERVICE_DOWN_TIME.key(), "2");
     // Without a journal: the agent's state_dir set empty, as an operator would opt out.
     conf.put(
-        Options.STATE_DIR.key(), journal ? Files.createTempDirectory("lm-agents").toString() : "");
+        ComputeOptions.STATE_DIR.key(),
+        journal ? Files.createTempDirectory("lm-agents").toString() : "");
     return ApiCloud.start(hosts, conf);
   }
 

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.LibvirtOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.File;
@@ -93,7 +93,7 @@ class StockClientsE2ETest {
     // far away, so abort and force-complete are observable; vm1/vm2 converge at once.
     cloud =
         ApiCloud.start(
-            adminGuideHosts("p1", "p2"), Map.of(Options.COMPLETION_TIMEOUT.key(), "600"));
+            adminGuideHosts("p1", "p2"), Map.of(LibvirtOptions.COMPLETION_TIMEOUT.key(), "600"));
     api = cloud.as(ApiCloud.ADMIN);
   }
 

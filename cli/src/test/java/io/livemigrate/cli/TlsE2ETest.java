@@ -4,8 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.livemigrate.common.config.ApiOptions;
+import io.livemigrate.common.config.BusOptions;
+import io.livemigrate.common.config.ConductorOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.OpsOptions;
+import io.livemigrate.common.config.SimulatedOptions;
 import io.livemigrate.common.ops.Registries;
 import io.livemigrate.common.testing.BrokerFixture;
 import io.livemigrate.common.testing.PrivateRabbit;
@@ -66,22 +71,22 @@ class TlsE2ETest {
             freePort(),
             new PrivateRabbit.Tls(amqps, broker.cert(), broker.key(), pki.caFile(), true))) {
       Map<String, String> c = new HashMap<>();
-      c.put(Options.TRANSPORT_URL.key(), "amqps://guest:guest@localhost:" + amqps);
-      c.put(Options.BUS_SSL_CA_FILE.key(), pki.caFile().toString());
-      c.put(Options.BUS_SSL_CERT_FILE.key(), services.cert().toString());
-      c.put(Options.BUS_SSL_KEY_FILE.key(), services.key().toString());
-      c.put(Options.BUS_NAMESPACE.key(), BrokerFixture.freshNamespace());
-      c.put(Options.API_SSL_CERT_FILE.key(), api.cert().toString());
-      c.put(Options.API_SSL_KEY_FILE.key(), api.key().toString());
-      c.put(Options.OPS_SSL_CERT_FILE.key(), api.cert().toString());
-      c.put(Options.OPS_SSL_KEY_FILE.key(), api.key().toString());
-      c.put(Options.STORE_URL.key(), "jdbc:h2:file:" + dir.resolve("store"));
-      c.put(Options.API_PORT.key(), "0");
-      c.put(Options.OPS_PORT.key(), "0");
-      c.put(Options.REPORT_INTERVAL.key(), "1");
-      c.put(Options.SIM_LINK_MIBPS.key(), "1024");
-      c.put(Options.SIM_TICK_MS.key(), "20");
-      c.put(Options.HOST.key(), "controller");
+      c.put(DefaultOptions.TRANSPORT_URL.key(), "amqps://guest:guest@localhost:" + amqps);
+      c.put(BusOptions.BUS_SSL_CA_FILE.key(), pki.caFile().toString());
+      c.put(BusOptions.BUS_SSL_CERT_FILE.key(), services.cert().toString());
+      c.put(BusOptions.BUS_SSL_KEY_FILE.key(), services.key().toString());
+      c.put(DefaultOptions.BUS_NAMESPACE.key(), BrokerFixture.freshNamespace());
+      c.put(ApiOptions.API_SSL_CERT_FILE.key(), api.cert().toString());
+      c.put(ApiOptions.API_SSL_KEY_FILE.key(), api.key().toString());
+      c.put(OpsOptions.OPS_SSL_CERT_FILE.key(), api.cert().toString());
+      c.put(OpsOptions.OPS_SSL_KEY_FILE.key(), api.key().toString());
+      c.put(ConductorOptions.STORE_URL.key(), "jdbc:h2:file:" + dir.resolve("store"));
+      c.put(ApiOptions.API_PORT.key(), "0");
+      c.put(OpsOptions.OPS_PORT.key(), "0");
+      c.put(DefaultOptions.REPORT_INTERVAL.key(), "1");
+      c.put(SimulatedOptions.SIM_LINK_MIBPS.key(), "1024");
+      c.put(SimulatedOptions.SIM_TICK_MS.key(), "20");
+      c.put(DefaultOptions.HOST.key(), "controller");
       PrometheusMeterRegistry metrics = Registries.forVertx("conductor");
       cloud =
           AllInOne.start(

@@ -7,8 +7,11 @@ import io.livemigrate.agent.sim.SimulatedHypervisor;
 import io.livemigrate.cli.bench.TimedHypervisor.Sample;
 import io.livemigrate.common.bus.Bus;
 import io.livemigrate.common.bus.BusSettings;
+import io.livemigrate.common.config.ComputeOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.OpsOptions;
+import io.livemigrate.common.config.SimulatedOptions;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.scheduler.app.SchedulerVerticle;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -103,7 +106,8 @@ public final class ConductorLoadBenchmark {
     sampleSize = Integer.parseInt(env("SAMPLE", "20"));
     // The same file as the conductor's, with this process's own ports.
     base =
-        Config.load(Path.of(env("LM_CONFIG", null)), Map.of(), Map.of(Options.OPS_PORT.key(), "0"));
+        Config.load(
+            Path.of(env("LM_CONFIG", null)), Map.of(), Map.of(OpsOptions.OPS_PORT.key(), "0"));
   }
 
   private static String env(String name, String def) {
@@ -141,8 +145,8 @@ public final class ConductorLoadBenchmark {
               t.setDaemon(true);
               return t;
             });
-    long linkBps = base.longValue(Options.SIM_LINK_MIBPS) * MIB;
-    long tick = base.longValue(Options.SIM_TICK_MS);
+    long linkBps = base.longValue(SimulatedOptions.SIM_LINK_MIBPS) * MIB;
+    long tick = base.longValue(SimulatedOptions.SIM_TICK_MS);
     int perHost = (n + hosts - 1) / hosts;
     // Room for the host's own guests and as many arriving: 1 vCPU, 2 GiB, 10 GB each.
     HostResources cap = new HostResources(perHost, 2L * perHost * 2048 + 4096, 20L * perHost + 100);
@@ -175,19 +179,19 @@ public final class ConductorLoadBenchmark {
     for (int i = 0; i < guests.size() && watched.size() < sampleSize; i += step) {
       watched.add(guests.get(i));
     }
-    deploy(new SchedulerVerticle(base.with(Map.of(Options.HOST.key(), "controller"))));
+    deploy(new SchedulerVerticle(base.with(Map.of(DefaultOptions.HOST.key(), "controller"))));
     for (var e : hypervisors.entrySet()) {
       deploy(
           new ComputeAgentVerticle(
-              base.with(Map.of(Options.HOST.key(), e.getKey())),
+              base.with(Map.of(DefaultOptions.HOST.key(), e.getKey())),
               new TimedHypervisor(e.getValue(), watched, samples, snapshots)));
     }
     System.out.printf(
         "fleet: %d simulated hosts, %d guests of 2 GiB on a %d MiB/s link, progress every %d ms%n",
         hosts,
         guests.size(),
-        base.longValue(Options.SIM_LINK_MIBPS),
-        base.integer(Options.PROGRESS_INTERVAL_MS));
+        base.longValue(SimulatedOptions.SIM_LINK_MIBPS),
+        base.integer(ComputeOptions.PROGRESS_INTERVAL_MS));
   }
 
   private void deploy(io.vertx.core.Deployable v) throws Exception {

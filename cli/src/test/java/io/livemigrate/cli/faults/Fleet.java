@@ -1,7 +1,12 @@
 package io.livemigrate.cli.faults;
 
 import io.livemigrate.cli.Http;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.ApiOptions;
+import io.livemigrate.common.config.ComputeOptions;
+import io.livemigrate.common.config.ConductorOptions;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.OpsOptions;
+import io.livemigrate.common.config.SimulatedOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
@@ -53,15 +58,15 @@ final class Fleet implements Cloud, AutoCloseable {
       throws Exception {
     this.dir = dir;
     Files.createDirectories(dir);
-    common.put(Options.TRANSPORT_URL.envName(), brokerUrl);
-    common.put(Options.BUS_NAMESPACE.envName(), namespace);
-    common.put(Options.REPORT_INTERVAL.envName(), "1");
-    common.put(Options.SERVICE_DOWN_TIME.envName(), "6");
-    common.put(Options.PROGRESS_INTERVAL_MS.envName(), "500");
-    common.put(Options.OPS_PORT.envName(), "0");
-    common.put(Options.API_PORT.envName(), "0");
-    common.put(Options.STORE_URL.envName(), storeUrl);
-    common.put(Options.STORE_USER.envName(), storeUser);
+    common.put(DefaultOptions.TRANSPORT_URL.envName(), brokerUrl);
+    common.put(DefaultOptions.BUS_NAMESPACE.envName(), namespace);
+    common.put(DefaultOptions.REPORT_INTERVAL.envName(), "1");
+    common.put(DefaultOptions.SERVICE_DOWN_TIME.envName(), "6");
+    common.put(ComputeOptions.PROGRESS_INTERVAL_MS.envName(), "500");
+    common.put(OpsOptions.OPS_PORT.envName(), "0");
+    common.put(ApiOptions.API_PORT.envName(), "0");
+    common.put(ConductorOptions.STORE_URL.envName(), storeUrl);
+    common.put(ConductorOptions.STORE_USER.envName(), storeUser);
     common.put("LIVEMIGRATE_ADMIN_TOKEN", TOKEN);
     common.putAll(extra);
   }
@@ -70,7 +75,7 @@ final class Fleet implements Cloud, AutoCloseable {
   Member addConductor() throws Exception {
     int n = conductors.size() + 1;
     Map<String, String> env = new HashMap<>(common);
-    env.put(Options.HOST.envName(), "controller-" + n);
+    env.put(DefaultOptions.HOST.envName(), "controller-" + n);
     ServiceProcess p =
         new ServiceProcess(
             "conductor-" + n,
@@ -91,7 +96,7 @@ final class Fleet implements Cloud, AutoCloseable {
 
   Member addScheduler() throws Exception {
     Map<String, String> env = new HashMap<>(common);
-    env.put(Options.HOST.envName(), "controller-1");
+    env.put(DefaultOptions.HOST.envName(), "controller-1");
     scheduler =
         new Member(
             new ServiceProcess(
@@ -115,15 +120,16 @@ final class Fleet implements Cloud, AutoCloseable {
   Member addAgent(String host, String guests, boolean journal, Map<String, String> extra)
       throws Exception {
     Map<String, String> env = new HashMap<>(common);
-    env.put(Options.HOST.envName(), host);
+    env.put(DefaultOptions.HOST.envName(), host);
     env.put("LIVEMIGRATE_SIMULATED__GUESTS", guests);
     env.put(
-        Options.STATE_DIR.envName(),
+        ComputeOptions.STATE_DIR.envName(),
         journal ? Files.createDirectories(dir.resolve("state-" + host)).toString() : "");
     // The simulated host keeps its domains while the agent restarts, as libvirtd would.
-    env.put(Options.SIM_STATE_FILE.envName(), dir.resolve("sim-" + host + ".json").toString());
+    env.put(
+        SimulatedOptions.SIM_STATE_FILE.envName(), dir.resolve("sim-" + host + ".json").toString());
     // The lab's hosts hand completed transfers' guests to each other through one directory.
-    env.put(Options.SIM_FABRIC_DIR.envName(), dir.resolve("fabric").toString());
+    env.put(SimulatedOptions.SIM_FABRIC_DIR.envName(), dir.resolve("fabric").toString());
     env.putAll(extra);
     agentEnv.put(host, env);
     Member m =

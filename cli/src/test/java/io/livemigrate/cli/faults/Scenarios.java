@@ -2,7 +2,8 @@ package io.livemigrate.cli.faults;
 
 import io.livemigrate.cli.Http;
 import io.livemigrate.cli.faults.Verdict.Expect;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.LibvirtOptions;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -76,7 +77,7 @@ final class Scenarios {
         "262144",
         "LIVEMIGRATE_SIMULATED__VCPUS",
         "256",
-        Options.MAX_CONCURRENT_LIVE_MIGRATIONS.envName(),
+        DefaultOptions.MAX_CONCURRENT_LIVE_MIGRATIONS.envName(),
         "0");
   }
 
@@ -121,7 +122,7 @@ final class Scenarios {
     String[] hosts = {"HostA", "HostB", "HostC", "HostD"};
     Map<String, String> conductors = new HashMap<>();
     // 3 s per GiB, the hogs count as 2 GiB: their deadline is 6 s after they start copying.
-    conductors.put(Options.COMPLETION_TIMEOUT.envName(), "3");
+    conductors.put(LibvirtOptions.COMPLETION_TIMEOUT.envName(), "3");
     try (Fleet f = fleet("two-conductors", run, conductors)) {
       f.addConductor();
       f.addConductor();
@@ -330,7 +331,7 @@ final class Scenarios {
         expected.add(Expect.completes(u, "HostA", "HostB"));
       }
       Map<String, String> one = new HashMap<>(agentLink(128));
-      one.put(Options.MAX_CONCURRENT_LIVE_MIGRATIONS.envName(), "1");
+      one.put(DefaultOptions.MAX_CONCURRENT_LIVE_MIGRATIONS.envName(), "1");
       f.addAgent("HostA", String.join(";", g), true, one);
       f.addAgent("HostB", "", true, one);
       waitFor(

@@ -1,7 +1,8 @@
 package io.livemigrate.common.bus;
 
+import io.livemigrate.common.config.BusOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -64,21 +65,21 @@ public record BusSettings(
 
   public static BusSettings from(Config c) {
     return new BusSettings(
-        c.string(Options.TRANSPORT_URL),
-        c.string(Options.BUS_NAMESPACE),
-        c.integer(Options.PREFETCH),
-        c.longValue(Options.CONFIRM_TIMEOUT_MS),
-        c.longValue(Options.RECONNECT_INTERVAL_MS),
-        c.integer(Options.MAX_DELIVERIES),
-        c.string(Options.VERIFY_IDENTITY),
-        c.string(Options.IDENTITY_PREFIX),
-        c.string(Options.QUEUE_TYPE),
-        c.integer(Options.DELIVERY_LIMIT),
+        c.string(DefaultOptions.TRANSPORT_URL),
+        c.string(DefaultOptions.BUS_NAMESPACE),
+        c.integer(BusOptions.PREFETCH),
+        c.longValue(BusOptions.CONFIRM_TIMEOUT_MS),
+        c.longValue(BusOptions.RECONNECT_INTERVAL_MS),
+        c.integer(BusOptions.MAX_DELIVERIES),
+        c.string(BusOptions.VERIFY_IDENTITY),
+        c.string(BusOptions.IDENTITY_PREFIX),
+        c.string(BusOptions.QUEUE_TYPE),
+        c.integer(BusOptions.DELIVERY_LIMIT),
         new Tls(
-            c.string(Options.BUS_SSL_CA_FILE),
-            c.string(Options.BUS_SSL_CERT_FILE),
-            c.string(Options.BUS_SSL_KEY_FILE),
-            c.bool(Options.BUS_SSL_VERIFY_HOSTNAME)));
+            c.string(BusOptions.BUS_SSL_CA_FILE),
+            c.string(BusOptions.BUS_SSL_CERT_FILE),
+            c.string(BusOptions.BUS_SSL_KEY_FILE),
+            c.bool(BusOptions.BUS_SSL_VERIFY_HOSTNAME)));
   }
 
   public Topology topology() {

@@ -119,7 +119,7 @@ public final class Config {
 
   /** This service's host name: the configured one, else the machine's. */
   public String host() {
-    String h = string(Options.HOST);
+    String h = string(DefaultOptions.HOST);
     if (h != null && !h.isBlank()) return h;
     try {
       return InetAddress.getLocalHost().getHostName();

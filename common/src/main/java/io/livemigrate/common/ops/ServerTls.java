@@ -1,7 +1,7 @@
 package io.livemigrate.common.ops;
 
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.OpsOptions;
 import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.net.PemKeyCertOptions;
@@ -54,10 +54,10 @@ public final class ServerTls {
   /** {@code /metrics} and {@code /health}: {@code [ops] listen, port, ssl_*}. */
   public static HttpServerOptions ops(Config c) {
     return options(
-        c.string(Options.OPS_LISTEN),
-        c.integer(Options.OPS_PORT),
-        c.string(Options.OPS_SSL_CERT_FILE),
-        c.string(Options.OPS_SSL_KEY_FILE),
-        c.string(Options.OPS_SSL_CA_FILE));
+        c.string(OpsOptions.OPS_LISTEN),
+        c.integer(OpsOptions.OPS_PORT),
+        c.string(OpsOptions.OPS_SSL_CERT_FILE),
+        c.string(OpsOptions.OPS_SSL_KEY_FILE),
+        c.string(OpsOptions.OPS_SSL_CA_FILE));
   }
 }

@@ -20,8 +20,9 @@ import java.util.stream.Stream;
 /**
  * Writes {@code docs/configuration.md} from {@link Options}: every key with its section, default,
  * bounds or choices, environment variable, help, and the services whose code reads it (found by
- * scanning each module's sources for {@code Options.NAME}). {@link ConfigReferenceTest} fails when
- * the checked-in file differs; regenerate with
+ * scanning each module's sources for {@code <Section>Options.NAME}, e.g. {@code
+ * LibvirtOptions.BANDWIDTH}). {@link ConfigReferenceTest} fails when the checked-in file differs;
+ * regenerate with
  *
  * <pre>
  * mvn -B -q -pl common test -Dtest=ConfigReferenceTest -Dlivemigrate.writeDocs=true
@@ -74,22 +75,24 @@ final class ConfigReference {
 
   /** The services whose code reads each option, by option key. */
   static Map<String, Set<String>> readers() {
+    // By the reference as code spells it, SectionOptions.FIELD.
     Map<String, String> keyByField = new TreeMap<>();
-    for (Field f : Options.class.getFields()) {
-      if (f.getType() != Option.class) continue;
-      try {
-        keyByField.put(f.getName(), ((Option) f.get(null)).key());
-      } catch (IllegalAccessException e) {
-        throw new IllegalStateException(e);
+    for (Class<?> c : Options.SECTIONS) {
+      for (Field f : c.getFields()) {
+        if (f.getType() != Option.class) continue;
+        try {
+          keyByField.put(c.getSimpleName() + "." + f.getName(), ((Option) f.get(null)).key());
+        } catch (IllegalAccessException e) {
+          throw new IllegalStateException(e);
+        }
       }
     }
-    Pattern ref = Pattern.compile("\\bOptions\\.([A-Z][A-Z0-9_]*)\\b");
+    Pattern ref = Pattern.compile("\\b([A-Z][A-Za-z]*Options\\.[A-Z][A-Z0-9_]*)\\b");
     Map<String, Set<String>> readers = new TreeMap<>();
     for (var m : MODULES.entrySet()) {
       Path src = ROOT.resolve(m.getKey()).resolve("src/main/java");
       try (Stream<Path> files = Files.walk(src)) {
         for (Path p : files.filter(x -> x.toString().endsWith(".java")).toList()) {
-          if (p.getFileName().toString().equals("Options.java")) continue;
           Matcher x = ref.matcher(Files.readString(p, StandardCharsets.UTF_8));
           while (x.find()) {
             String key = keyByField.get(x.group(1));
@@ -108,7 +111,7 @@ final class ConfigReference {
 
   /** Keys the cli module reads on a service's behalf when it starts it. */
   static final Map<String, String> LAUNCHER_READS =
-      Map.of(Options.HYPERVISOR.key(), "compute-agent");
+      Map.of(ComputeOptions.HYPERVISOR.key(), "compute-agent");
 
   static String readBy(Set<String> services) {
     if (services == null || services.isEmpty()) return "all-in-one only";
@@ -140,8 +143,8 @@ final class ConfigReference {
     Map<String, Set<String>> readers = readers();
     StringBuilder b = new StringBuilder();
     b.append("# Configuration reference\n\n")
-        .append(
-            "<!-- Generated from Options.java by ConfigReference (common's tests); do not edit:")
+        .append("<!-- Generated from the *Options.java classes of common's config package by")
+        .append(" ConfigReference (common's tests); do not edit:")
         .append(" ConfigReferenceTest fails when this file is out of date. Regenerate with\n")
         .append("     mvn -B -q -pl common test -Dtest=ConfigReferenceTest")
         .append(" -Dlivemigrate.writeDocs=true -->\n\n")

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +16,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -43,6 +45,32 @@ class ConfigReferenceTest {
     for (Option o : Options.ALL.values()) {
       assertTrue(checkedIn.contains("| `" + o.name() + "` |"), o.key());
     }
+  }
+
+  /**
+   * Each {@code *Options} class of the package is in {@link Options#SECTIONS} (else its keys would
+   * be unknown to {@link Config} and missing here) and declares the keys of one section only.
+   */
+  @Test
+  void everySectionClassIsRegistered() throws Exception {
+    Path dir = ConfigReference.ROOT.resolve("common/src/main/java/io/livemigrate/common/config");
+    Set<String> declared = new TreeSet<>();
+    try (Stream<Path> files = Files.list(dir)) {
+      files
+          .map(p -> p.getFileName().toString())
+          .filter(n -> n.endsWith("Options.java") && !n.equals("Options.java"))
+          .forEach(n -> declared.add(n.substring(0, n.length() - ".java".length())));
+    }
+    Set<String> registered = new TreeSet<>();
+    for (Class<?> c : Options.SECTIONS) {
+      registered.add(c.getSimpleName());
+      Set<String> sections = new TreeSet<>();
+      for (Field f : c.getFields()) {
+        if (f.getType() == Option.class) sections.add(((Option) f.get(null)).section());
+      }
+      assertEquals(1, sections.size(), c.getSimpleName() + " declares keys of " + sections);
+    }
+    assertEquals(declared, registered, "Options.SECTIONS lists every *Options class");
   }
 
   /** The keys a sample mentions, set or commented out ({@code # key = value}), by section. */
@@ -100,7 +128,7 @@ class ConfigReferenceTest {
   }
 
   static int opsPort(String file) {
-    return Config.load(SAMPLES.resolve(file), Map.of(), Map.of()).integer(Options.OPS_PORT);
+    return Config.load(SAMPLES.resolve(file), Map.of(), Map.of()).integer(OpsOptions.OPS_PORT);
   }
 
   @Test

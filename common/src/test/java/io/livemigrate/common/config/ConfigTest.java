@@ -25,38 +25,44 @@ class ConfigTest {
   @Test
   void defaultsAreNovas() {
     Config c = Config.defaults(Map.of());
-    assertEquals(800, c.integer(Options.COMPLETION_TIMEOUT), "live_migration_completion_timeout");
-    assertEquals("abort", c.string(Options.TIMEOUT_ACTION), "live_migration_timeout_action");
-    assertEquals(500, c.integer(Options.DOWNTIME), "live_migration_downtime");
-    assertEquals(10, c.integer(Options.DOWNTIME_STEPS), "live_migration_downtime_steps");
-    assertEquals(75, c.integer(Options.DOWNTIME_DELAY), "live_migration_downtime_delay");
-    assertEquals(10, c.integer(Options.REPORT_INTERVAL), "report_interval");
-    assertEquals(60, c.integer(Options.SERVICE_DOWN_TIME), "service_down_time");
     assertEquals(
-        1, c.integer(Options.MAX_CONCURRENT_LIVE_MIGRATIONS), "max_concurrent_live_migrations");
-    assertEquals(-1, c.integer(Options.MIGRATE_MAX_RETRIES), "migrate_max_retries");
-    assertFalse(c.bool(Options.PERMIT_POST_COPY), "live_migration_permit_post_copy");
-    assertFalse(c.bool(Options.PERMIT_AUTO_CONVERGE), "live_migration_permit_auto_converge");
-    assertEquals(0, c.longValue(Options.BANDWIDTH), "live_migration_bandwidth");
+        800, c.integer(LibvirtOptions.COMPLETION_TIMEOUT), "live_migration_completion_timeout");
+    assertEquals("abort", c.string(LibvirtOptions.TIMEOUT_ACTION), "live_migration_timeout_action");
+    assertEquals(500, c.integer(LibvirtOptions.DOWNTIME), "live_migration_downtime");
+    assertEquals(10, c.integer(LibvirtOptions.DOWNTIME_STEPS), "live_migration_downtime_steps");
+    assertEquals(75, c.integer(LibvirtOptions.DOWNTIME_DELAY), "live_migration_downtime_delay");
+    assertEquals(10, c.integer(DefaultOptions.REPORT_INTERVAL), "report_interval");
+    assertEquals(60, c.integer(DefaultOptions.SERVICE_DOWN_TIME), "service_down_time");
+    assertEquals(
+        1,
+        c.integer(DefaultOptions.MAX_CONCURRENT_LIVE_MIGRATIONS),
+        "max_concurrent_live_migrations");
+    assertEquals(-1, c.integer(DefaultOptions.MIGRATE_MAX_RETRIES), "migrate_max_retries");
+    assertFalse(c.bool(LibvirtOptions.PERMIT_POST_COPY), "live_migration_permit_post_copy");
+    assertFalse(c.bool(LibvirtOptions.PERMIT_AUTO_CONVERGE), "live_migration_permit_auto_converge");
+    assertEquals(0, c.longValue(LibvirtOptions.BANDWIDTH), "live_migration_bandwidth");
   }
 
   @Test
   void optionsUseNovasSectionsAndNames() {
-    assertEquals("libvirt.live_migration_completion_timeout", Options.COMPLETION_TIMEOUT.key());
-    assertEquals("libvirt.live_migration_timeout_action", Options.TIMEOUT_ACTION.key());
-    assertEquals("libvirt.live_migration_downtime", Options.DOWNTIME.key());
-    assertEquals("libvirt.live_migration_downtime_steps", Options.DOWNTIME_STEPS.key());
-    assertEquals("libvirt.live_migration_downtime_delay", Options.DOWNTIME_DELAY.key());
-    assertEquals("libvirt.live_migration_permit_post_copy", Options.PERMIT_POST_COPY.key());
-    assertEquals("libvirt.live_migration_permit_auto_converge", Options.PERMIT_AUTO_CONVERGE.key());
-    assertEquals("libvirt.live_migration_bandwidth", Options.BANDWIDTH.key());
-    assertEquals("DEFAULT.report_interval", Options.REPORT_INTERVAL.key());
-    assertEquals("DEFAULT.service_down_time", Options.SERVICE_DOWN_TIME.key());
     assertEquals(
-        "DEFAULT.max_concurrent_live_migrations", Options.MAX_CONCURRENT_LIVE_MIGRATIONS.key());
-    assertEquals("DEFAULT.migrate_max_retries", Options.MIGRATE_MAX_RETRIES.key());
-    assertEquals(TIMEOUT_ENV, Options.COMPLETION_TIMEOUT.envName());
-    assertEquals("LIVEMIGRATE_DEFAULT__REPORT_INTERVAL", Options.REPORT_INTERVAL.envName());
+        "libvirt.live_migration_completion_timeout", LibvirtOptions.COMPLETION_TIMEOUT.key());
+    assertEquals("libvirt.live_migration_timeout_action", LibvirtOptions.TIMEOUT_ACTION.key());
+    assertEquals("libvirt.live_migration_downtime", LibvirtOptions.DOWNTIME.key());
+    assertEquals("libvirt.live_migration_downtime_steps", LibvirtOptions.DOWNTIME_STEPS.key());
+    assertEquals("libvirt.live_migration_downtime_delay", LibvirtOptions.DOWNTIME_DELAY.key());
+    assertEquals("libvirt.live_migration_permit_post_copy", LibvirtOptions.PERMIT_POST_COPY.key());
+    assertEquals(
+        "libvirt.live_migration_permit_auto_converge", LibvirtOptions.PERMIT_AUTO_CONVERGE.key());
+    assertEquals("libvirt.live_migration_bandwidth", LibvirtOptions.BANDWIDTH.key());
+    assertEquals("DEFAULT.report_interval", DefaultOptions.REPORT_INTERVAL.key());
+    assertEquals("DEFAULT.service_down_time", DefaultOptions.SERVICE_DOWN_TIME.key());
+    assertEquals(
+        "DEFAULT.max_concurrent_live_migrations",
+        DefaultOptions.MAX_CONCURRENT_LIVE_MIGRATIONS.key());
+    assertEquals("DEFAULT.migrate_max_retries", DefaultOptions.MIGRATE_MAX_RETRIES.key());
+    assertEquals(TIMEOUT_ENV, LibvirtOptions.COMPLETION_TIMEOUT.envName());
+    assertEquals("LIVEMIGRATE_DEFAULT__REPORT_INTERVAL", DefaultOptions.REPORT_INTERVAL.envName());
   }
 
   @Test
@@ -76,13 +82,14 @@ class ConfigTest {
             "live_migration_downtime = 1000");
 
     Config fileOnly = Config.load(ini, Map.of(), Map.of());
-    assertEquals(5, fileOnly.integer(Options.REPORT_INTERVAL));
-    assertEquals(30, fileOnly.integer(Options.SERVICE_DOWN_TIME));
-    assertEquals(400, fileOnly.integer(Options.COMPLETION_TIMEOUT));
-    assertEquals("force_complete", fileOnly.string(Options.TIMEOUT_ACTION));
-    assertTrue(fileOnly.bool(Options.PERMIT_POST_COPY));
-    assertEquals(1000, fileOnly.integer(Options.DOWNTIME));
-    assertEquals(10, fileOnly.integer(Options.DOWNTIME_STEPS), "untouched keys keep defaults");
+    assertEquals(5, fileOnly.integer(DefaultOptions.REPORT_INTERVAL));
+    assertEquals(30, fileOnly.integer(DefaultOptions.SERVICE_DOWN_TIME));
+    assertEquals(400, fileOnly.integer(LibvirtOptions.COMPLETION_TIMEOUT));
+    assertEquals("force_complete", fileOnly.string(LibvirtOptions.TIMEOUT_ACTION));
+    assertTrue(fileOnly.bool(LibvirtOptions.PERMIT_POST_COPY));
+    assertEquals(1000, fileOnly.integer(LibvirtOptions.DOWNTIME));
+    assertEquals(
+        10, fileOnly.integer(LibvirtOptions.DOWNTIME_STEPS), "untouched keys keep defaults");
 
     Config withEnv =
         Config.load(
@@ -97,12 +104,12 @@ class ConfigTest {
                 "LIVEMIGRATE_HOME",
                 "/opt/livemigrate"),
             Map.of());
-    assertEquals(1200, withEnv.integer(Options.COMPLETION_TIMEOUT), "env overrides file");
-    assertEquals(7, withEnv.integer(Options.REPORT_INTERVAL), "env overrides file");
-    assertEquals(30, withEnv.integer(Options.SERVICE_DOWN_TIME), "file value kept");
+    assertEquals(1200, withEnv.integer(LibvirtOptions.COMPLETION_TIMEOUT), "env overrides file");
+    assertEquals(7, withEnv.integer(DefaultOptions.REPORT_INTERVAL), "env overrides file");
+    assertEquals(30, withEnv.integer(DefaultOptions.SERVICE_DOWN_TIME), "file value kept");
     assertEquals(
         500,
-        Config.load(null, Map.of(TIMEOUT_ENV, "1"), Map.of()).integer(Options.DOWNTIME),
+        Config.load(null, Map.of(TIMEOUT_ENV, "1"), Map.of()).integer(LibvirtOptions.DOWNTIME),
         "env alone leaves defaults");
 
     Config withOverride =
@@ -110,7 +117,7 @@ class ConfigTest {
             ini,
             Map.of(TIMEOUT_ENV, "1200"),
             Map.of("libvirt.live_migration_completion_timeout", "0"));
-    assertEquals(0, withOverride.integer(Options.COMPLETION_TIMEOUT), "overrides come last");
+    assertEquals(0, withOverride.integer(LibvirtOptions.COMPLETION_TIMEOUT), "overrides come last");
   }
 
   @Test
@@ -118,7 +125,7 @@ class ConfigTest {
     Path ini = write("[libvirt]", "live_migration_completion_timeout = soon");
     assertThrows(ConfigException.class, () -> Config.load(ini, Map.of(), Map.of()));
     Config c = Config.load(ini, Map.of(TIMEOUT_ENV, "900"), Map.of());
-    assertEquals(900, c.integer(Options.COMPLETION_TIMEOUT));
+    assertEquals(900, c.integer(LibvirtOptions.COMPLETION_TIMEOUT));
   }
 
   @Test
@@ -227,8 +234,8 @@ class ConfigTest {
   void withValidatesLikeAnyOtherSource() {
     Config c = Config.defaults(Map.of());
     Config changed = c.with(Map.of("libvirt.live_migration_downtime", "300"));
-    assertEquals(300, changed.integer(Options.DOWNTIME));
-    assertEquals(500, c.integer(Options.DOWNTIME), "the original is unchanged");
+    assertEquals(300, changed.integer(LibvirtOptions.DOWNTIME));
+    assertEquals(500, c.integer(LibvirtOptions.DOWNTIME), "the original is unchanged");
     ConfigException e = fails(() -> c.with(Map.of("libvirt.live_migration_downtime", "50")));
     assertMentions(e.problems().get(0), "below the minimum 100");
   }

@@ -1,7 +1,9 @@
 package io.livemigrate.agent.impl;
 
+import io.livemigrate.common.config.ComputeOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.LibvirtOptions;
 
 /**
  * The compute agent's configuration, read once at start.
@@ -27,17 +29,17 @@ public record AgentSettings(
   public static AgentSettings from(Config c) {
     return new AgentSettings(
         c.host(),
-        c.string(Options.AVAILABILITY_ZONE),
-        c.longValue(Options.REPORT_INTERVAL) * 1000,
-        c.longValue(Options.PROGRESS_INTERVAL_MS),
-        c.bool(Options.PERMIT_POST_COPY),
-        c.bool(Options.PERMIT_AUTO_CONVERGE),
-        c.decimal(Options.CPU_ALLOCATION_RATIO),
-        c.decimal(Options.RAM_ALLOCATION_RATIO),
-        c.decimal(Options.DISK_ALLOCATION_RATIO),
-        c.integer(Options.MAX_CONCURRENT_LIVE_MIGRATIONS),
-        c.integer(Options.MAX_CONCURRENT_INBOUND_LIVE_MIGRATIONS),
-        c.string(Options.STATE_DIR),
+        c.string(DefaultOptions.AVAILABILITY_ZONE),
+        c.longValue(DefaultOptions.REPORT_INTERVAL) * 1000,
+        c.longValue(ComputeOptions.PROGRESS_INTERVAL_MS),
+        c.bool(LibvirtOptions.PERMIT_POST_COPY),
+        c.bool(LibvirtOptions.PERMIT_AUTO_CONVERGE),
+        c.decimal(DefaultOptions.CPU_ALLOCATION_RATIO),
+        c.decimal(DefaultOptions.RAM_ALLOCATION_RATIO),
+        c.decimal(DefaultOptions.DISK_ALLOCATION_RATIO),
+        c.integer(DefaultOptions.MAX_CONCURRENT_LIVE_MIGRATIONS),
+        c.integer(DefaultOptions.MAX_CONCURRENT_INBOUND_LIVE_MIGRATIONS),
+        c.string(ComputeOptions.STATE_DIR),
         PeerHosts.from(c));
   }
 }

@@ -1,7 +1,8 @@
 package io.livemigrate.agent.impl;
 
+import io.livemigrate.common.config.ComputeOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.LibvirtOptions;
 import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -29,10 +30,10 @@ public final class PeerHosts {
 
   public static PeerHosts from(Config c) {
     Set<String> p = new LinkedHashSet<>();
-    for (String h : c.string(Options.PEERS).split(",")) {
+    for (String h : c.string(ComputeOptions.PEERS).split(",")) {
       if (!h.isBlank()) p.add(h.trim());
     }
-    for (String pair : c.string(Options.LIVE_MIGRATION_INBOUND_ADDRS).split(",")) {
+    for (String pair : c.string(LibvirtOptions.LIVE_MIGRATION_INBOUND_ADDRS).split(",")) {
       int eq = pair.indexOf('=');
       if (eq > 0) p.add(pair.substring(0, eq).trim());
     }

@@ -8,7 +8,8 @@ import com.sun.jna.ptr.PointerByReference;
 import io.livemigrate.agent.Hypervisor;
 import io.livemigrate.agent.HypervisorException;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.LibvirtOptions;
 import java.lang.reflect.Field;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -201,19 +202,20 @@ public final class LibvirtHypervisor implements Hypervisor {
   public static LibvirtHypervisor fromConfig(Config c) throws HypervisorException {
     return new LibvirtHypervisor(
             c.host(),
-            c.string(Options.CONNECTION_URI),
+            c.string(LibvirtOptions.CONNECTION_URI),
             new MigrationUris(
-                c.string(Options.LIVE_MIGRATION_URI),
-                c.string(Options.LIVE_MIGRATION_INBOUND_ADDRS)))
+                c.string(LibvirtOptions.LIVE_MIGRATION_URI),
+                c.string(LibvirtOptions.LIVE_MIGRATION_INBOUND_ADDRS)))
         .autoConverge(
-            c.integer(Options.AUTO_CONVERGE_INITIAL), c.integer(Options.AUTO_CONVERGE_INCREMENT))
+            c.integer(LibvirtOptions.AUTO_CONVERGE_INITIAL),
+            c.integer(LibvirtOptions.AUTO_CONVERGE_INCREMENT))
         .streams(
-            c.integer(Options.PARALLEL_CONNECTIONS),
-            c.string(Options.COMPRESSION),
-            c.integer(Options.COMPRESSION_LEVEL),
-            c.bool(Options.NATIVE_TLS))
-        .checks(c.string(Options.VIRT_TYPE), c.string(Options.INSTANCES_PATH))
-        .dirtyRateCalc(c.integer(Options.DIRTY_RATE_CALC));
+            c.integer(LibvirtOptions.PARALLEL_CONNECTIONS),
+            c.string(LibvirtOptions.COMPRESSION),
+            c.integer(LibvirtOptions.COMPRESSION_LEVEL),
+            c.bool(LibvirtOptions.NATIVE_TLS))
+        .checks(c.string(LibvirtOptions.VIRT_TYPE), c.string(DefaultOptions.INSTANCES_PATH))
+        .dirtyRateCalc(c.integer(LibvirtOptions.DIRTY_RATE_CALC));
   }
 
   /**

@@ -3,7 +3,7 @@ package io.livemigrate.agent.sim;
 import io.livemigrate.agent.Hypervisor.HostResources;
 import io.livemigrate.common.config.Config;
 import io.livemigrate.common.config.Config.ConfigException;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.SimulatedOptions;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -74,12 +74,12 @@ public final class SimulatedHost {
         new SimulatedHypervisor(
             c.host(),
             capacity,
-            c.longValue(Options.SIM_LINK_MIBPS) * SimDomain.MIB,
-            c.longValue(Options.SIM_TICK_MS));
+            c.longValue(SimulatedOptions.SIM_LINK_MIBPS) * SimDomain.MIB,
+            c.longValue(SimulatedOptions.SIM_TICK_MS));
     guests.forEach(hv::define);
-    String fabric = c.string(Options.SIM_FABRIC_DIR);
+    String fabric = c.string(SimulatedOptions.SIM_FABRIC_DIR);
     if (!fabric.isBlank()) hv.linkTo(SimFabric.directory(java.nio.file.Path.of(fabric)));
-    String state = c.string(Options.SIM_STATE_FILE);
+    String state = c.string(SimulatedOptions.SIM_STATE_FILE);
     if (!state.isBlank()) {
       // As libvirtd would, the host keeps what runs on it while the agent restarts.
       SimulatedState.keep(hv, java.nio.file.Path.of(state));
@@ -90,9 +90,9 @@ public final class SimulatedHost {
   /** The host's capacity from {@code [simulated] vcpus, memory_mb, disk_gb}. */
   public static HostResources capacity(Config c) {
     return new HostResources(
-        c.integer(Options.SIM_VCPUS),
-        c.longValue(Options.SIM_MEMORY_MB),
-        c.longValue(Options.SIM_DISK_GB));
+        c.integer(SimulatedOptions.SIM_VCPUS),
+        c.longValue(SimulatedOptions.SIM_MEMORY_MB),
+        c.longValue(SimulatedOptions.SIM_DISK_GB));
   }
 
   /**
@@ -104,11 +104,11 @@ public final class SimulatedHost {
   public static List<SimDomain> guests(Config c, HostResources capacity) {
     List<String> problems = new ArrayList<>();
     List<SimDomain> out = new ArrayList<>();
-    String inline = c.string(Options.SIM_GUESTS);
+    String inline = c.string(SimulatedOptions.SIM_GUESTS);
     if (inline != null && !inline.isBlank()) {
       out.addAll(parseInline(inline, problems));
     }
-    String file = c.string(Options.SIM_GUESTS_FILE);
+    String file = c.string(SimulatedOptions.SIM_GUESTS_FILE);
     if (file != null && !file.isBlank()) {
       out.addAll(parseFile(Path.of(file), problems));
     }
@@ -122,7 +122,7 @@ public final class SimulatedHost {
   /** Parses the inline form; problems are added to {@code problems}, bad guests left out. */
   static List<SimDomain> parseInline(String spec, List<String> problems) {
     List<SimDomain> out = new ArrayList<>();
-    String where = Options.SIM_GUESTS.key();
+    String where = SimulatedOptions.SIM_GUESTS.key();
     String[] entries = spec.split(";");
     for (int i = 0; i < entries.length; i++) {
       String entry = entries[i].trim();
@@ -160,7 +160,8 @@ public final class SimulatedHost {
     try {
       lines = Files.readAllLines(file, StandardCharsets.UTF_8);
     } catch (IOException e) {
-      problems.add(Options.SIM_GUESTS_FILE.key() + ": cannot read " + file + ": " + e.getMessage());
+      problems.add(
+          SimulatedOptions.SIM_GUESTS_FILE.key() + ": cannot read " + file + ": " + e.getMessage());
       return List.of();
     }
     List<SimDomain> out = new ArrayList<>();
@@ -279,7 +280,7 @@ public final class SimulatedHost {
           "the guests need "
               + memory
               + " MiB of memory, more than the host's "
-              + Options.SIM_MEMORY_MB.key()
+              + SimulatedOptions.SIM_MEMORY_MB.key()
               + " = "
               + capacity.memoryMb());
     }
@@ -288,7 +289,7 @@ public final class SimulatedHost {
           "the guests need "
               + disk
               + " GiB of disk, more than the host's "
-              + Options.SIM_DISK_GB.key()
+              + SimulatedOptions.SIM_DISK_GB.key()
               + " = "
               + capacity.diskGb());
     }

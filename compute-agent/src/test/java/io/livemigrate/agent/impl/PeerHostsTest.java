@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.livemigrate.common.config.ComputeOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.LibvirtOptions;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -16,9 +18,9 @@ class PeerHostsTest {
     return PeerHosts.from(
         Config.defaults(
             Map.of(
-                Options.HOST.key(), "HostA",
-                Options.PEERS.key(), peers,
-                Options.LIVE_MIGRATION_INBOUND_ADDRS.key(), inbound)));
+                DefaultOptions.HOST.key(), "HostA",
+                ComputeOptions.PEERS.key(), peers,
+                LibvirtOptions.LIVE_MIGRATION_INBOUND_ADDRS.key(), inbound)));
   }
 
   @Test

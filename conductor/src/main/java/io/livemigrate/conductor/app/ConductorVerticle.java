@@ -2,8 +2,8 @@ package io.livemigrate.conductor.app;
 
 import io.livemigrate.common.bus.Bus;
 import io.livemigrate.common.bus.BusSettings;
+import io.livemigrate.common.config.ApiOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.common.ops.OpsServer;
 import io.livemigrate.common.ops.Registries;
@@ -62,7 +62,7 @@ public final class ConductorVerticle extends VerticleBase {
   public Future<?> start() {
     ConductorSettings settings = ConductorSettings.from(config);
     StoreSettings storeSettings = StoreSettings.from(config);
-    String tokenFile = config.string(Options.API_TOKEN_FILE);
+    String tokenFile = config.string(ApiOptions.API_TOKEN_FILE);
     Authenticator auth;
     try {
       Auth local =
@@ -114,10 +114,10 @@ public final class ConductorVerticle extends VerticleBase {
                     .listen(
                         // The API's own keys; ServerTls is the one factory for every listener.
                         ServerTls.options(
-                            config.string(Options.API_LISTEN),
-                            config.integer(Options.API_PORT),
-                            config.string(Options.API_SSL_CERT_FILE),
-                            config.string(Options.API_SSL_KEY_FILE),
+                            config.string(ApiOptions.API_LISTEN),
+                            config.integer(ApiOptions.API_PORT),
+                            config.string(ApiOptions.API_SSL_CERT_FILE),
+                            config.string(ApiOptions.API_SSL_KEY_FILE),
                             "")))
         .compose(
             server -> {

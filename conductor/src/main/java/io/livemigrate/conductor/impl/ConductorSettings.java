@@ -1,7 +1,9 @@
 package io.livemigrate.conductor.impl;
 
+import io.livemigrate.common.config.ConductorOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.LibvirtOptions;
 
 /** The conductor's configuration, read once at start. */
 public record ConductorSettings(
@@ -28,23 +30,23 @@ public record ConductorSettings(
   public static ConductorSettings from(Config c) {
     return new ConductorSettings(
         c.host(),
-        c.longValue(Options.COMPLETION_TIMEOUT),
-        c.string(Options.TIMEOUT_ACTION),
-        c.longValue(Options.BANDWIDTH),
-        c.integer(Options.DOWNTIME),
-        c.integer(Options.DOWNTIME_STEPS),
-        c.integer(Options.DOWNTIME_DELAY),
-        c.longValue(Options.SERVICE_DOWN_TIME) * 1000,
-        c.longValue(Options.REPORT_INTERVAL) * 1000,
-        c.integer(Options.MIGRATE_MAX_RETRIES),
-        c.longValue(Options.PREPARE_TIMEOUT) * 1000,
-        c.longValue(Options.START_TIMEOUT) * 1000,
-        c.longValue(Options.POST_TIMEOUT) * 1000,
-        c.longValue(Options.ROLLBACK_TIMEOUT) * 1000,
-        c.longValue(Options.QUEUE_RETRY_MS),
-        c.string(Options.POLICY_PROFILE),
-        c.longValue(Options.STALL_WINDOW),
-        c.longValue(Options.ESCALATION_GRACE),
-        c.bool(Options.PERMIT_PAUSE));
+        c.longValue(LibvirtOptions.COMPLETION_TIMEOUT),
+        c.string(LibvirtOptions.TIMEOUT_ACTION),
+        c.longValue(LibvirtOptions.BANDWIDTH),
+        c.integer(LibvirtOptions.DOWNTIME),
+        c.integer(LibvirtOptions.DOWNTIME_STEPS),
+        c.integer(LibvirtOptions.DOWNTIME_DELAY),
+        c.longValue(DefaultOptions.SERVICE_DOWN_TIME) * 1000,
+        c.longValue(DefaultOptions.REPORT_INTERVAL) * 1000,
+        c.integer(DefaultOptions.MIGRATE_MAX_RETRIES),
+        c.longValue(ConductorOptions.PREPARE_TIMEOUT) * 1000,
+        c.longValue(ConductorOptions.START_TIMEOUT) * 1000,
+        c.longValue(ConductorOptions.POST_TIMEOUT) * 1000,
+        c.longValue(ConductorOptions.ROLLBACK_TIMEOUT) * 1000,
+        c.longValue(ConductorOptions.QUEUE_RETRY_MS),
+        c.string(ConductorOptions.POLICY_PROFILE),
+        c.longValue(ConductorOptions.STALL_WINDOW),
+        c.longValue(ConductorOptions.ESCALATION_GRACE),
+        c.bool(ConductorOptions.PERMIT_PAUSE));
   }
 }

@@ -1,7 +1,7 @@
 package io.livemigrate.conductor.store;
 
+import io.livemigrate.common.config.ConductorOptions;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
 
 /**
  * Where the store is and how the pool treats it.
@@ -24,10 +24,10 @@ public record StoreSettings(
 
   public static StoreSettings from(Config c) {
     return new StoreSettings(
-        c.string(Options.STORE_URL),
-        c.string(Options.STORE_USER),
-        c.string(Options.STORE_PASSWORD),
-        c.integer(Options.STORE_POOL_SIZE),
-        c.longValue(Options.STORE_CONNECTION_TIMEOUT_MS));
+        c.string(ConductorOptions.STORE_URL),
+        c.string(ConductorOptions.STORE_USER),
+        c.string(ConductorOptions.STORE_PASSWORD),
+        c.integer(ConductorOptions.STORE_POOL_SIZE),
+        c.longValue(ConductorOptions.STORE_CONNECTION_TIMEOUT_MS));
   }
 }

@@ -3,7 +3,8 @@ package io.livemigrate.scheduler.app;
 import io.livemigrate.common.bus.Bus;
 import io.livemigrate.common.bus.BusSettings;
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.DefaultOptions;
+import io.livemigrate.common.config.SchedulerOptions;
 import io.livemigrate.common.contract.Sender;
 import io.livemigrate.common.ops.OpsServer;
 import io.livemigrate.common.ops.Registries;
@@ -43,15 +44,16 @@ public final class SchedulerVerticle extends VerticleBase {
               bus = b;
               HostScheduler scheduler =
                   new HostScheduler(
-                      config.longValue(Options.SERVICE_DOWN_TIME) * 1000,
-                      config.integer(Options.CLUSTER_MAX_LIVE_MIGRATIONS),
+                      config.longValue(DefaultOptions.SERVICE_DOWN_TIME) * 1000,
+                      config.integer(SchedulerOptions.CLUSTER_MAX_LIVE_MIGRATIONS),
                       new HostScheduler.Weights(
-                          config.decimal(Options.RAM_WEIGHT_MULTIPLIER),
-                          config.decimal(Options.CPU_WEIGHT_MULTIPLIER),
-                          config.decimal(Options.MIGRATION_WEIGHT_MULTIPLIER)));
+                          config.decimal(SchedulerOptions.RAM_WEIGHT_MULTIPLIER),
+                          config.decimal(SchedulerOptions.CPU_WEIGHT_MULTIPLIER),
+                          config.decimal(SchedulerOptions.MIGRATION_WEIGHT_MULTIPLIER)));
               // Every host reports within a report interval; until then, do not refuse.
               scheduler.warmUpUntil(
-                  System.currentTimeMillis() + 2000 * config.longValue(Options.REPORT_INTERVAL));
+                  System.currentTimeMillis()
+                      + 2000 * config.longValue(DefaultOptions.REPORT_INTERVAL));
               SchedulerService svc = new SchedulerService(b, scheduler, registry);
               return svc.start()
                   .compose(v -> OpsServer.start(vertx, config, registries(), svc::health));

@@ -1,7 +1,7 @@
 package io.livemigrate.conductor.api.keystone;
 
 import io.livemigrate.common.config.Config;
-import io.livemigrate.common.config.Options;
+import io.livemigrate.common.config.KeystoneOptions;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,23 +32,23 @@ public record KeystoneSettings(
    * @throws IllegalArgumentException listing what is missing or malformed
    */
   public static KeystoneSettings from(Config c) {
-    String authUrl = c.string(Options.KEYSTONE_AUTH_URL).strip();
+    String authUrl = c.string(KeystoneOptions.KEYSTONE_AUTH_URL).strip();
     if (authUrl.isEmpty()) return null;
     List<String> problems = new ArrayList<>();
-    checkUrl(authUrl, Options.KEYSTONE_AUTH_URL.key(), problems);
-    String www = c.string(Options.KEYSTONE_WWW_AUTHENTICATE_URI).strip();
+    checkUrl(authUrl, KeystoneOptions.KEYSTONE_AUTH_URL.key(), problems);
+    String www = c.string(KeystoneOptions.KEYSTONE_WWW_AUTHENTICATE_URI).strip();
     if (www.isEmpty()) {
       www = authUrl;
     } else {
-      checkUrl(www, Options.KEYSTONE_WWW_AUTHENTICATE_URI.key(), problems);
+      checkUrl(www, KeystoneOptions.KEYSTONE_WWW_AUTHENTICATE_URI.key(), problems);
     }
     for (var o :
         List.of(
-            Options.KEYSTONE_USERNAME,
-            Options.KEYSTONE_PASSWORD,
-            Options.KEYSTONE_PROJECT_NAME,
-            Options.KEYSTONE_USER_DOMAIN_NAME,
-            Options.KEYSTONE_PROJECT_DOMAIN_NAME)) {
+            KeystoneOptions.KEYSTONE_USERNAME,
+            KeystoneOptions.KEYSTONE_PASSWORD,
+            KeystoneOptions.KEYSTONE_PROJECT_NAME,
+            KeystoneOptions.KEYSTONE_USER_DOMAIN_NAME,
+            KeystoneOptions.KEYSTONE_PROJECT_DOMAIN_NAME)) {
       if (c.string(o).isBlank()) problems.add(o.key() + " must be set when auth_url is");
     }
     if (!problems.isEmpty()) {
@@ -57,15 +57,15 @@ public record KeystoneSettings(
     return new KeystoneSettings(
         v3(authUrl),
         "Keystone uri=\"" + www + "\"",
-        c.string(Options.KEYSTONE_USERNAME),
-        c.string(Options.KEYSTONE_PASSWORD),
-        c.string(Options.KEYSTONE_PROJECT_NAME),
-        c.string(Options.KEYSTONE_USER_DOMAIN_NAME),
-        c.string(Options.KEYSTONE_PROJECT_DOMAIN_NAME),
-        c.longValue(Options.KEYSTONE_TOKEN_CACHE_TIME) * 1000,
-        c.integer(Options.KEYSTONE_TOKEN_CACHE_SIZE),
-        c.longValue(Options.KEYSTONE_HTTP_CONNECT_TIMEOUT) * 1000,
-        c.integer(Options.KEYSTONE_HTTP_REQUEST_MAX_RETRIES));
+        c.string(KeystoneOptions.KEYSTONE_USERNAME),
+        c.string(KeystoneOptions.KEYSTONE_PASSWORD),
+        c.string(KeystoneOptions.KEYSTONE_PROJECT_NAME),
+        c.string(KeystoneOptions.KEYSTONE_USER_DOMAIN_NAME),
+        c.string(KeystoneOptions.KEYSTONE_PROJECT_DOMAIN_NAME),
+        c.longValue(KeystoneOptions.KEYSTONE_TOKEN_CACHE_TIME) * 1000,
+        c.integer(KeystoneOptions.KEYSTONE_TOKEN_CACHE_SIZE),
+        c.longValue(KeystoneOptions.KEYSTONE_HTTP_CONNECT_TIMEOUT) * 1000,
+        c.integer(KeystoneOptions.KEYSTONE_HTTP_REQUEST_MAX_RETRIES));
   }
 
   /** Keystone's v3 root: Nova's auth_url is usually unversioned ({@code http://host:5000}). */
