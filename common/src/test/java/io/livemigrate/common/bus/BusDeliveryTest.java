@@ -58,7 +58,7 @@ class BusDeliveryTest {
       if ("true".equals(System.getenv("CI"))) throw new AssertionError("CI must have RabbitMQ");
       return;
     }
-    node = PrivateRabbit.start("lmhb-delivery", 18472, 18425, null);
+    node = PrivateRabbit.start("lmhb-delivery");
   }
 
   @AfterAll

@@ -63,7 +63,7 @@ class BusIdentityTest {
       if ("true".equals(System.getenv("CI"))) throw new AssertionError("CI must have RabbitMQ");
       return;
     }
-    node = PrivateRabbit.start("lmhb-identity", 18472, 18425, null);
+    node = PrivateRabbit.start("lmhb-identity");
     users = RabbitUsers.create(node, VHOST, t, ids, List.of("HostB", "HostC"));
   }
 

@@ -45,7 +45,6 @@ import org.junit.jupiter.api.Timeout;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class BusTlsTest {
-  static final int AMQPS = 18471;
   static final Sender TEST = new Sender("bus-test", "testhost");
 
   Path dir;
@@ -54,6 +53,7 @@ class BusTlsTest {
   TestPki.Issued server;
   TestPki.Issued client;
   PrivateRabbit node;
+  int amqps;
   Vertx vertx;
 
   @BeforeAll
@@ -69,12 +69,14 @@ class BusTlsTest {
       if ("true".equals(System.getenv("CI"))) throw new AssertionError("CI must have RabbitMQ");
       return;
     }
+    int[] ports = PrivateRabbit.freePorts(3);
+    amqps = ports[2];
     node =
         PrivateRabbit.start(
             "lmhb-tls",
-            18472,
-            18425,
-            new PrivateRabbit.Tls(AMQPS, server.cert(), server.key(), pki.caFile(), true));
+            ports[0],
+            ports[1],
+            new PrivateRabbit.Tls(amqps, server.cert(), server.key(), pki.caFile(), true));
   }
 
   @AfterAll
@@ -112,7 +114,7 @@ class BusTlsTest {
   @Test
   void amqpsToRabbitmqChecksTheCaTheHostNameAndPresentsTheClientCertificate() {
     assumeTrue(node != null, "no RabbitMQ server installed");
-    BusSettings good = tls("localhost", AMQPS, withClientCert(pki.caFile(), true));
+    BusSettings good = tls("localhost", amqps, withClientCert(pki.caFile(), true));
     assertNull(probeFailure(good));
     try (Buses b = new Buses(vertx)) {
       Bus bus = b.connect(good, TEST, new SimpleMeterRegistry());
@@ -137,26 +139,26 @@ class BusTlsTest {
     }
     assertNull(probeFailure(good));
 
-    String wrongHost = probeFailure(tls("127.0.0.1", AMQPS, withClientCert(pki.caFile(), true)));
+    String wrongHost = probeFailure(tls("127.0.0.1", amqps, withClientCert(pki.caFile(), true)));
     assertNotNull(wrongHost, "a certificate for localhost must not do for 127.0.0.1");
     assertTrue(wrongHost.contains("127.0.0.1"), wrongHost);
     assertNull(
-        probeFailure(tls("127.0.0.1", AMQPS, withClientCert(pki.caFile(), false))),
+        probeFailure(tls("127.0.0.1", amqps, withClientCert(pki.caFile(), false))),
         "ssl_verify_hostname = false accepts it");
     String unknownCa =
-        probeFailure(tls("localhost", AMQPS, withClientCert(otherCa.caFile(), true)));
+        probeFailure(tls("localhost", amqps, withClientCert(otherCa.caFile(), true)));
     assertNotNull(unknownCa, "a broker certificate of another CA must be refused");
     assertTrue(unknownCa.contains("PKIX") || unknownCa.contains("certificate"), unknownCa);
     String jvmTrust =
         probeFailure(
             tls(
                 "localhost",
-                AMQPS,
+                amqps,
                 new BusSettings.Tls("", client.cert().toString(), client.key().toString(), true)));
     assertNotNull(jvmTrust, "the JVM's trust store does not know the test CA");
     String noClientCert =
         probeFailure(
-            tls("localhost", AMQPS, new BusSettings.Tls(pki.caFile().toString(), "", "", true)));
+            tls("localhost", amqps, new BusSettings.Tls(pki.caFile().toString(), "", "", true)));
     assertNotNull(noClientCert, "the listener requires a client certificate");
     System.out.printf(
         "BusTlsTest: refused wrong host (%s), unknown CA, JVM trust store, no client cert%n",

@@ -1,7 +1,9 @@
 package io.livemigrate.common.testing;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,8 +25,9 @@ import org.slf4j.LoggerFactory;
  * Tests that restart the broker, close its connections, change users or listen with TLS use one,
  * never the shared server on 5672.
  *
- * <p>Fixed ports (the range 18400-18499 is this project's for such nodes); a node of the same name
- * left over by a killed run is stopped first.
+ * <p>Ports are picked free at start ({@link #freePorts}): fixed ones clash with other private nodes
+ * on the same machine (another test class, another checkout's build). A node of the same name left
+ * over by a killed run is stopped first.
  */
 public final class PrivateRabbit implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(PrivateRabbit.class);
@@ -55,6 +58,31 @@ public final class PrivateRabbit implements AutoCloseable {
   }
 
   /**
+   * Ports nothing listens on now, all different: the sockets are held open together, so one call
+   * never hands out the same port twice.
+   */
+  public static int[] freePorts(int n) throws IOException {
+    List<ServerSocket> held = new ArrayList<>();
+    try {
+      int[] ports = new int[n];
+      for (int i = 0; i < n; i++) {
+        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        held.add(s);
+        ports[i] = s.getLocalPort();
+      }
+      return ports;
+    } finally {
+      for (ServerSocket s : held) s.close();
+    }
+  }
+
+  /** As {@link #start(String, int, int, Tls)} without TLS, on free ports. */
+  public static PrivateRabbit start(String name) throws Exception {
+    int[] ports = freePorts(2);
+    return start(name, ports[0], ports[1], null);
+  }
+
+  /**
    * Starts a node and waits until it accepts AMQP connections.
    *
    * @param name node name (without {@code @localhost}) and directory name
@@ -64,8 +92,10 @@ public final class PrivateRabbit implements AutoCloseable {
     Path dir = BASE.resolve(name);
     PrivateRabbit r = new PrivateRabbit(name, port, distPort, tls, dir);
     if (Files.exists(dir.resolve("home/.erlang.cookie"))) {
-      // A node of a killed run: stop it (it has our cookie), then start afresh.
-      r.ctl(Duration.ofSeconds(30), "stop");
+      // A node of a killed run: stop it (it has our cookie), then start afresh. shutdown, not
+      // stop: it listened on other ports than ours, so only waiting for its process tells that
+      // it is gone.
+      r.ctl(Duration.ofSeconds(30), "shutdown");
       r.waitUntilDown();
     }
     deleteTree(dir);
