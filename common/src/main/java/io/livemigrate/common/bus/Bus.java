@@ -1,14 +1,12 @@
 package io.livemigrate.common.bus;
 
 import com.rabbitmq.client.AMQP;
-import com.rabbitmq.client.ShutdownSignalException;
 import io.livemigrate.common.contract.Contracts;
 import io.livemigrate.common.contract.Envelope;
 import io.livemigrate.common.contract.InvalidMessageException;
 import io.livemigrate.common.contract.Message;
 import io.livemigrate.common.contract.Sender;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -16,17 +14,13 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.rabbitmq.QueueOptions;
-import io.vertx.rabbitmq.RabbitMQClient;
 import io.vertx.rabbitmq.RabbitMQConfirmation;
 import io.vertx.rabbitmq.RabbitMQConsumer;
 import io.vertx.rabbitmq.RabbitMQMessage;
-import io.vertx.rabbitmq.RabbitMQOptions;
-import io.vertx.rabbitmq.impl.RabbitMQClientImpl;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -73,16 +67,15 @@ public final class Bus {
 
   private static final int CONFIRM_QUEUE = 1_000_000;
 
-  private final Vertx vertx;
-  private final Context context;
   private final BusSettings settings;
   private final Topology topology;
   private final Sender sender;
   private final BusMetrics metrics;
-  private final RabbitMQClient client;
   private final Identities identities;
   private final String login;
   private final boolean declaresShared;
+  private final BusConnection conn;
+  private final Declarations declarations;
   private final List<Subscription> subscriptions = new ArrayList<>();
   private final Map<String, Integer> failures = new HashMap<>();
   private final Map<String, Integer> transientFailures = new HashMap<>();
@@ -107,47 +100,7 @@ public final class Bus {
    */
   private final Map<String, List<Delivery>> inFlight = new HashMap<>();
 
-  /** Incremented on every (re)connect, before the client consumes again. */
-  private volatile long generation;
-
-  private final Set<String> classicQueues = new HashSet<>();
-  private boolean legacyCommands;
-  private Promise<Void> firstDeclare = Promise.promise();
-  private boolean closed;
   private final List<RabbitMQConsumer> consumers = new ArrayList<>();
-
-  private static final class Subscription {
-    final String queue;
-    final List<String> eventKeys;
-    final SenderCheck check;
-    final MessageHandler handler;
-    final boolean unroutable;
-    final QueueOptions options;
-
-    /** The consumer tag of the current generation: deliveries with another one are stale. */
-    volatile String tag;
-
-    Subscription(
-        String queue,
-        List<String> eventKeys,
-        SenderCheck check,
-        MessageHandler handler,
-        boolean unroutable,
-        QueueOptions options) {
-      this.queue = queue;
-      this.eventKeys = eventKeys;
-      this.check = check;
-      this.handler = handler;
-      this.unroutable = unroutable;
-      this.options = options;
-      this.tag = options.getConsumerTag();
-    }
-
-    void retag(String t) {
-      options.setConsumerTag(t);
-      tag = t;
-    }
-  }
 
   /** One delivery and the channel it came on. */
   private record Delivery(Subscription sub, RabbitMQMessage msg, long channel) {
@@ -157,8 +110,6 @@ public final class Bus {
   }
 
   private Bus(Vertx vertx, BusSettings settings, Sender sender, MeterRegistry registry) {
-    this.vertx = vertx;
-    this.context = vertx.getOrCreateContext();
     this.settings = settings;
     this.topology = settings.topology();
     this.sender = sender;
@@ -168,18 +119,18 @@ public final class Bus {
         Identities.resolve(settings.verifyIdentity(), settings.identityPrefix(), login, sender);
     this.declaresShared =
         !identities.verifying() || identities.conductor().equals(identities.of(sender));
-    RabbitMQOptions o =
-        new RabbitMQOptions()
-            .setUri(settings.url())
-            .setConnectionName(sender.service() + "@" + sender.host())
-            // Vert.x-level reconnect, never amqp-client recovery: the latter re-consumes on its
-            // own, behind the generation bookkeeping below.
-            .setAutomaticRecoveryEnabled(false)
-            .setReconnectAttempts(Integer.MAX_VALUE)
-            .setReconnectInterval(settings.reconnectIntervalMs())
-            .setRequestedHeartbeat(10);
-    ClientTls.apply(o, settings);
-    this.client = RabbitMQClient.create(vertx, o);
+    this.conn = new BusConnection(vertx, settings, sender, metrics);
+    this.declarations = new Declarations(conn, settings, metrics, declaresShared);
+  }
+
+  /** Starts the client; completes once the topology of the first connection is declared. */
+  private Future<Void> start() {
+    return conn.start(this::retag, () -> declarations.declareAll(List.copyOf(subscriptions)));
+  }
+
+  /** A new generation began: from now on only deliveries with its tags are current. */
+  private void retag(long generation) {
+    for (Subscription s : List.copyOf(subscriptions)) s.retag(tag(s.queue, generation));
   }
 
   /**
@@ -199,11 +150,8 @@ public final class Bus {
             ? "identity checks on"
             : "identity checks off: the login is not this service's own identity "
                 + bus.identities.of(sender));
-    bus.client.addConnectionEstablishedCallback(bus::onConnection);
     Future<Bus> f =
-        bus.client
-            .start()
-            .compose(v -> bus.firstDeclare.future())
+        bus.start()
             .compose(
                 v ->
                     bus.declaresShared && sender.service().equals("conductor")
@@ -211,7 +159,7 @@ public final class Bus {
                         : Future.succeededFuture())
             .map(v -> bus);
     return f.recover(
-        e -> bus.client.stop().transform(ar -> Future.<Bus>failedFuture(connectFailed(e))));
+        e -> bus.conn.client.stop().transform(ar -> Future.<Bus>failedFuture(connectFailed(e))));
   }
 
   /**
@@ -227,8 +175,7 @@ public final class Bus {
             settings,
             new Sender("conductor", "topology"),
             new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
-    bus.client.addConnectionEstablishedCallback(bus::onConnection);
-    return bus.client.start().compose(v -> bus.firstDeclare.future()).eventually(() -> bus.close());
+    return bus.start().eventually(() -> bus.close());
   }
 
   /**
@@ -237,22 +184,11 @@ public final class Bus {
    * itself keeps trying until the broker answers.
    */
   public static Future<Void> probe(Vertx vertx, BusSettings settings) {
-    RabbitMQOptions o =
-        new RabbitMQOptions()
-            .setUri(settings.url())
-            .setConnectionName("livemigrate-probe")
-            .setAutomaticRecoveryEnabled(false)
-            .setAutomaticRecoveryOnInitialConnection(false)
-            .setReconnectAttempts(0)
-            .setConnectionTimeout(10_000)
-            .setHandshakeTimeout(10_000);
-    ClientTls.apply(o, settings);
-    RabbitMQClient c = RabbitMQClient.create(vertx, o);
-    return c.start().compose(v -> c.stop(), e -> c.stop().transform(ar -> Future.failedFuture(e)));
+    return BusConnection.probe(vertx, settings);
   }
 
   private static Throwable connectFailed(Throwable e) {
-    Integer code = replyCode(e);
+    Integer code = BusConnection.replyCode(e);
     if (code != null && code == 403) {
       return new IllegalStateException(
           "the broker refused this service's topology (403 ACCESS_REFUSED): check its user's"
@@ -261,34 +197,6 @@ public final class Bus {
           e);
     }
     return e;
-  }
-
-  /**
-   * Runs inside the client's connect, before it consumes again: a new generation and new consumer
-   * tags first (synchronously), so that every delivery of the new connection carries a tag the
-   * older ones do not; then the topology, on the bus's context.
-   */
-  private void onConnection(Promise<Void> p) {
-    long g = ++generation;
-    for (Subscription s : List.copyOf(subscriptions)) s.retag(tag(s.queue, g));
-    metrics.connected.set(1);
-    Promise<Void> first = firstDeclare;
-    context.runOnContext(
-        v ->
-            declareAll()
-                .onComplete(
-                    ar -> {
-                      if (ar.failed()) {
-                        LOG.error(
-                            "{}@{}: topology not declared: {}",
-                            sender.service(),
-                            sender.host(),
-                            ar.cause().toString());
-                      }
-                      if (ar.failed()) first.tryFail(ar.cause());
-                      else first.tryComplete();
-                      p.handle(ar);
-                    }));
   }
 
   private String tag(String queue, long gen) {
@@ -320,122 +228,12 @@ public final class Bus {
   }
 
   public boolean isConnected() {
-    return client.isConnected();
+    return conn.client.isConnected();
   }
 
   /** Whether a (re)declaration found a queue or exchange of an earlier version (see README). */
   public boolean topologyOutdated() {
-    return legacyCommands || !classicQueues.isEmpty() && "quorum".equals(settings.queueType());
-  }
-
-  // ------------------------------------------------------------------ topology
-
-  private Future<Void> declareAll() {
-    Future<Void> f = declaresShared ? declareShared() : Future.succeededFuture();
-    for (Subscription s : List.copyOf(subscriptions)) {
-      f = f.compose(v -> declare(s));
-    }
-    return f.compose(v -> client.basicQos(settings.prefetch()));
-  }
-
-  private Future<Void> declareShared() {
-    JsonObject commandArgs =
-        new JsonObject()
-            // RabbitMQ's name and the embedded broker's name for the same thing; each ignores
-            // the other's.
-            .put("alternate-exchange", topology.unroutable())
-            .put("alternateExchange", topology.unroutable());
-    return client
-        .exchangeDeclare(topology.unroutable(), "fanout", true, false)
-        .compose(v -> declareQueue(topology.unroutable(), false))
-        .compose(v -> client.queueBind(topology.unroutable(), topology.unroutable(), ""))
-        .compose(v -> client.exchangeDeclare(topology.parkingExchange(), "fanout", true, false))
-        .compose(v -> declareQueue(topology.parkedQueue(), false))
-        .compose(v -> client.queueBind(topology.parkedQueue(), topology.parkingExchange(), ""))
-        .compose(
-            v ->
-                legacyCommands
-                    ? Future.succeededFuture()
-                    : client
-                        .exchangeDeclare(topology.commands(), "topic", true, false, commandArgs)
-                        .recover(
-                            e -> {
-                              if (!isPreconditionFailed(e)) return Future.failedFuture(e);
-                              legacyCommands = true;
-                              metrics.outdated.set(1);
-                              LOG.error(
-                                  "{} exists from an earlier version (a direct exchange without"
-                                      + " an alternate exchange): using it as it is, so commands"
-                                      + " to a missing queue are not detected and topic"
-                                      + " permissions do not apply to it. Recreate it as the"
-                                      + " README says (\"Upgrading the topology\"): {}",
-                                  topology.commands(),
-                                  e.getMessage());
-                              return Future.succeededFuture();
-                            }))
-        .compose(v -> client.exchangeDeclare(topology.events(), "topic", true, false))
-        .compose(v -> client.exchangeDeclare(topology.notifications(), "topic", true, false));
-  }
-
-  /**
-   * Declares a durable queue: quorum (with the delivery limit and dead-lettering into the parking
-   * exchange when {@code deadLetter}) unless configured classic or found classic. RabbitMQ refuses
-   * to redeclare a classic queue as quorum (406); such a queue is used as it is, with an error in
-   * the log and {@code livemigrate_bus_topology_outdated} set, rather than failing start-up.
-   */
-  private Future<Void> declareQueue(String queue, boolean deadLetter) {
-    if (!"quorum".equals(settings.queueType()) || classicQueues.contains(queue)) {
-      return client.queueDeclare(queue, true, false, false).mapEmpty();
-    }
-    JsonObject args = new JsonObject().put("x-queue-type", "quorum");
-    if (deadLetter) {
-      args.put("x-delivery-limit", settings.deliveryLimit())
-          .put("x-dead-letter-exchange", topology.parkingExchange());
-    }
-    return client
-        .queueDeclare(queue, true, false, false, args)
-        .<Void>mapEmpty()
-        .recover(
-            e -> {
-              if (!isPreconditionFailed(e)) return Future.failedFuture(e);
-              classicQueues.add(queue);
-              metrics.outdated.set(1);
-              LOG.error(
-                  "queue {} exists as a classic queue (an earlier version, or another type): using"
-                      + " it as it is, without the broker's delivery limit. Recreate it as the"
-                      + " README says (\"Upgrading the topology\"): {}",
-                  queue,
-                  e.getMessage());
-              return client.queueDeclare(queue, true, false, false).mapEmpty();
-            });
-  }
-
-  private Future<Void> declare(Subscription s) {
-    if (s.unroutable) return Future.succeededFuture();
-    Future<Void> f = declareQueue(s.queue, true);
-    f = f.compose(v -> client.queueBind(s.queue, topology.commands(), s.queue));
-    for (String key : s.eventKeys) {
-      f = f.compose(v -> client.queueBind(s.queue, topology.events(), key));
-    }
-    return f;
-  }
-
-  static boolean isPreconditionFailed(Throwable e) {
-    Integer code = replyCode(e);
-    return code != null && code == 406;
-  }
-
-  /** The AMQP reply code of the channel or connection close behind {@code e}, if any. */
-  static Integer replyCode(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof ShutdownSignalException sse) {
-        Object reason = sse.getReason();
-        if (reason instanceof AMQP.Channel.Close c) return c.getReplyCode();
-        if (reason instanceof AMQP.Connection.Close c) return c.getReplyCode();
-      }
-      if (t.getCause() == t) break;
-    }
-    return null;
+    return declarations.outdated();
   }
 
   // ------------------------------------------------------------------ consuming
@@ -467,13 +265,13 @@ public final class Bus {
   private QueueOptions options(String queue) {
     QueueOptions o =
         new QueueOptions().setAutoAck(false).setMaxInternalQueueSize(settings.prefetch() * 4);
-    o.setConsumerTag(tag(queue, generation));
+    o.setConsumerTag(tag(queue, conn.generation()));
     return o;
   }
 
   /** The conductor parks what the commands exchange could not route (cause {@code unroutable}). */
   private Future<Void> consumeUnroutable() {
-    if (legacyCommands) return Future.succeededFuture();
+    if (declarations.legacyCommands()) return Future.succeededFuture();
     return subscribe(
         new Subscription(
             topology.unroutable(),
@@ -487,55 +285,28 @@ public final class Bus {
   private Future<Void> subscribe(Subscription s) {
     subscriptions.add(s);
     metrics.consuming(s.queue);
-    return declareWhenExchangesExist(s, 1)
-        .compose(v -> client.basicQos(settings.prefetch()))
-        .compose(v -> client.basicConsumer(s.queue, s.options))
+    return declarations
+        .declareWhenExchangesExist(s)
+        .compose(v -> conn.client.basicQos(settings.prefetch()))
+        .compose(v -> conn.client.basicConsumer(s.queue, s.options))
         .map(
             consumer -> {
               consumers.add(consumer);
               consumer.exceptionHandler(e -> LOG.warn("consumer of {}: {}", s.queue, e.toString()));
-              consumer.handler(m -> onDelivery(new Delivery(s, m, channelInstance())));
+              consumer.handler(m -> onDelivery(new Delivery(s, m, conn.channelInstance())));
               return null;
             });
   }
 
-  /**
-   * Declares a subscription's queue; while the shared exchanges do not exist yet (404: a service
-   * with its own identity may not declare them, and the conductor or {@code livemigrate setup
-   * rabbitmq} has not yet), waits and tries again.
-   */
-  private Future<Void> declareWhenExchangesExist(Subscription s, int n) {
-    return declare(s)
-        .recover(
-            e -> {
-              Integer code = replyCode(e);
-              if (closed || code == null || code != 404) return Future.failedFuture(e);
-              if (n == 1 || n % 20 == 0) {
-                LOG.warn(
-                    "{}: the exchanges are not there yet (waiting for the conductor or livemigrate"
-                        + " setup rabbitmq to declare them): {}",
-                    s.queue,
-                    e.getMessage());
-              }
-              Promise<Void> p = Promise.promise();
-              vertx.setTimer(
-                  settings.reconnectIntervalMs(),
-                  t -> declareWhenExchangesExist(s, n + 1).onComplete(p));
-              return p.future();
-            });
-  }
-
-  private long channelInstance() {
-    return client instanceof RabbitMQClientImpl impl ? impl.getChannelInstance() : 0;
-  }
-
   /** Whether {@code d} came on the channel the client uses now (else it must not be acked). */
   private boolean current(Delivery d) {
-    return !closed && d.sub.tag.equals(d.msg.consumerTag()) && d.channel == channelInstance();
+    return !conn.closed()
+        && d.sub.tag.equals(d.msg.consumerTag())
+        && d.channel == conn.channelInstance();
   }
 
   private void onDelivery(Delivery d) {
-    if (closed) return;
+    if (conn.closed()) return;
     Subscription s = d.sub;
     RabbitMQMessage m = d.msg;
     if (m.envelope().isRedeliver()) metrics.redelivered(s.queue);
@@ -606,7 +377,8 @@ public final class Bus {
     }
     result.onComplete(
         ar -> {
-          if (closed) return; // the connection is gone; the broker redelivers to the next owner
+          if (conn.closed())
+            return; // the connection is gone; the broker redelivers to the next owner
           Subscription s = d.sub;
           if (ar.succeeded()) {
             seen.add(env.id());
@@ -642,10 +414,10 @@ public final class Bus {
                   "{} {} on {} waits: {}", env.type(), env.id(), s.queue, ar.cause().getMessage());
             }
             long pause = Math.min(TRANSIENT_MAX_PAUSE_MS, 100L << Math.min(n, 6));
-            vertx.setTimer(
+            conn.vertx.setTimer(
                 pause,
                 t -> {
-                  if (closed) return;
+                  if (conn.closed()) return;
                   if (!current(d)) {
                     // Its channel is gone: the broker has put it back for the next delivery.
                     metrics.stale(s.queue);
@@ -672,7 +444,7 @@ public final class Bus {
                   ar.cause().toString());
               release(env.id());
               // A short, growing pause so a failing dependency is not hammered.
-              vertx.setTimer(100L * n, t -> nack(d));
+              conn.vertx.setTimer(100L * n, t -> nack(d));
             }
           }
         });
@@ -690,7 +462,7 @@ public final class Bus {
       stale(d, "ack");
       return;
     }
-    client.basicAck(d.tag(), false);
+    conn.client.basicAck(d.tag(), false);
   }
 
   private void nack(Delivery d) {
@@ -698,11 +470,11 @@ public final class Bus {
       stale(d, "nack");
       return;
     }
-    client.basicNack(d.tag(), false, true);
+    conn.client.basicNack(d.tag(), false, true);
   }
 
   private void stale(Delivery d, String what) {
-    if (closed) return;
+    if (conn.closed()) return;
     metrics.stale(d.sub.queue);
     LOG.info(
         "not {}ing delivery {} of {}: its channel is gone, the broker redelivers it",
@@ -746,7 +518,7 @@ public final class Bus {
               if (ar.failed()) {
                 // Not parked: leave it with the broker rather than lose it.
                 LOG.error("could not park a message from {}: {}", s.queue, ar.cause().toString());
-                vertx.setTimer(1000, t -> nack(d));
+                conn.vertx.setTimer(1000, t -> nack(d));
               } else {
                 ack(d);
               }
@@ -812,7 +584,7 @@ public final class Bus {
         .onSuccess(v -> done.tryComplete())
         .onFailure(
             e -> {
-              if (closed) {
+              if (conn.closed()) {
                 done.tryFail(e);
                 return;
               }
@@ -828,7 +600,8 @@ public final class Bus {
                     e.toString());
               }
               long pause = Math.min(RETRY_MAX_PAUSE_MS, 100L << Math.min(n, 6));
-              vertx.setTimer(pause, t -> attempt(exchange, routingKey, props, body, n + 1, done));
+              conn.vertx.setTimer(
+                  pause, t -> attempt(exchange, routingKey, props, body, n + 1, done));
             });
   }
 
@@ -879,17 +652,17 @@ public final class Bus {
 
   private Future<Void> confirmed(
       String exchange, String routingKey, AMQP.BasicProperties props, Buffer body) {
-    if (closed) {
+    if (conn.closed()) {
       // A publish after close would make the client reconnect and resurrect our consumers.
       return Future.failedFuture(new IllegalStateException("bus closed"));
     }
     Promise<Void> p = Promise.promise();
     long start = System.nanoTime();
     // The client's single channel must only be used from its own context.
-    if (Vertx.currentContext() == context) {
+    if (Vertx.currentContext() == conn.context) {
       confirms.publish(exchange, routingKey, props, body, start, p);
     } else {
-      context.runOnContext(v -> confirms.publish(exchange, routingKey, props, body, start, p));
+      conn.context.runOnContext(v -> confirms.publish(exchange, routingKey, props, body, start, p));
     }
     String ex = exchange.isEmpty() ? "(default)" : exchange;
     String to = exchange.equals(topology.commands()) ? target(routingKey) : null;
@@ -939,12 +712,12 @@ public final class Bus {
       }
 
       void fail(Throwable e) {
-        if (timer >= 0) vertx.cancelTimer(timer);
+        if (timer >= 0) conn.vertx.cancelTimer(timer);
         promise.tryFail(e);
       }
 
       void succeed() {
-        if (timer >= 0) vertx.cancelTimer(timer);
+        if (timer >= 0) conn.vertx.cancelTimer(timer);
         promise.tryComplete();
       }
     }
@@ -959,7 +732,7 @@ public final class Bus {
       long deadline = start + settings.confirmTimeoutMs() * 1_000_000;
       Pending pd = new Pending(p);
       pd.timer =
-          vertx.setTimer(
+          conn.vertx.setTimer(
               settings.confirmTimeoutMs(),
               t -> {
                 if (pd.seq >= 0) pending.remove(pd.seq, pd);
@@ -977,7 +750,7 @@ public final class Bus {
           .compose(
               v -> {
                 long on = listening;
-                return client.basicPublishWithDeliveryTag(
+                return conn.client.basicPublishWithDeliveryTag(
                     exchange,
                     routingKey,
                     props,
@@ -985,10 +758,10 @@ public final class Bus {
                     seq -> {
                       // On the client's worker thread, just before the publish.
                       pd.seq = seq;
-                      if (channelInstance() == on) {
+                      if (conn.channelInstance() == on) {
                         pending.put(seq, pd);
                       } else {
-                        context.runOnContext(
+                        conn.context.runOnContext(
                             x ->
                                 pd.fail(
                                     new IllegalStateException(
@@ -1001,27 +774,27 @@ public final class Bus {
 
     /** Waits (polling, bounded by {@code deadline}) for the client to be connected. */
     private Future<Void> whenConnected(long deadline) {
-      if (client.isConnected() || closed) return Future.succeededFuture();
+      if (conn.client.isConnected() || conn.closed()) return Future.succeededFuture();
       if (System.nanoTime() > deadline) {
         return Future.failedFuture(new IllegalStateException("not connected to the broker"));
       }
       Promise<Void> p = Promise.promise();
-      vertx.setTimer(100, t -> whenConnected(deadline).onComplete(p));
+      conn.vertx.setTimer(100, t -> whenConnected(deadline).onComplete(p));
       return p.future();
     }
 
     private Future<Void> listen() {
-      if (listening >= 0 && listening == channelInstance()) return Future.succeededFuture();
+      if (listening >= 0 && listening == conn.channelInstance()) return Future.succeededFuture();
       // A finished attempt is never reused: one that failed while the client was reconnecting
       // (even synchronously, "Not connected") must not fail every later publish.
       if (installing != null && !installing.isComplete()) return installing;
       failAll("the channel was replaced before the broker confirmed; publish again");
       installing =
-          client
+          conn.client
               .addConfirmListener(CONFIRM_QUEUE)
               .map(
                   stream -> {
-                    long on = channelInstance();
+                    long on = conn.channelInstance();
                     stream.handler(c -> onConfirm(on, c));
                     listening = on;
                     return (Void) null;
@@ -1064,7 +837,11 @@ public final class Bus {
     for (String q : all) {
       f =
           f.compose(
-              v -> client.queueDelete(q).<Void>mapEmpty().recover(e -> Future.succeededFuture()));
+              v ->
+                  conn.client
+                      .queueDelete(q)
+                      .<Void>mapEmpty()
+                      .recover(e -> Future.succeededFuture()));
     }
     for (String x :
         List.of(
@@ -1073,19 +850,19 @@ public final class Bus {
             topology.notifications(),
             topology.parkingExchange(),
             topology.unroutable())) {
-      f = f.compose(v -> client.exchangeDelete(x).recover(e -> Future.succeededFuture()));
+      f = f.compose(v -> conn.client.exchangeDelete(x).recover(e -> Future.succeededFuture()));
     }
     return f;
   }
 
   /** Number of messages waiting in a queue. */
   public Future<Long> messageCount(String queue) {
-    return client.messageCount(queue);
+    return conn.client.messageCount(queue);
   }
 
   /** Fetches (and acks) one message from a queue, if any; for inspecting the parking queue. */
   public Future<RabbitMQMessage> get(String queue) {
-    return client.basicGet(queue, true);
+    return conn.client.basicGet(queue, true);
   }
 
   /**
@@ -1093,8 +870,7 @@ public final class Bus {
    * fail.
    */
   public Future<Void> close() {
-    closed = true;
-    metrics.connected.set(0);
+    conn.markClosed();
     subscriptions.clear();
     confirms.failAll("bus closed");
     LOG.info("closing the bus connection of {}@{}", sender.service(), sender.host());
@@ -1106,7 +882,7 @@ public final class Bus {
     }
     consumers.clear();
     return cancelled
-        .compose(v -> client.stop())
+        .compose(v -> conn.client.stop())
         .onComplete(
             ar ->
                 LOG.info(

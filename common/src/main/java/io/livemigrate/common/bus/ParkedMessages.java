@@ -162,7 +162,7 @@ public final class ParkedMessages {
         .compose(v -> client.waitForConfirms(confirmTimeoutMs))
         .recover(
             e -> {
-              Integer code = Bus.replyCode(e);
+              Integer code = BusConnection.replyCode(e);
               if (code != null && code == 406 && p.userId() != null && !p.userId().equals(login)) {
                 return Future.failedFuture(
                     new IllegalStateException(
