@@ -8,13 +8,11 @@ import io.livemigrate.common.contract.Message;
 import io.livemigrate.common.contract.Sender;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.rabbitmq.QueueOptions;
-import io.vertx.rabbitmq.RabbitMQConfirmation;
 import io.vertx.rabbitmq.RabbitMQConsumer;
 import io.vertx.rabbitmq.RabbitMQMessage;
 import java.time.Instant;
@@ -24,11 +22,8 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.NavigableMap;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -62,11 +57,6 @@ public final class Bus {
   /** The longest pause before a message whose handler failed transiently is handled again. */
   private static final long TRANSIENT_MAX_PAUSE_MS = 5000;
 
-  /** The longest pause between two attempts of {@link #publishUntilConfirmed}. */
-  private static final long RETRY_MAX_PAUSE_MS = 5000;
-
-  private static final int CONFIRM_QUEUE = 1_000_000;
-
   private final BusSettings settings;
   private final Topology topology;
   private final Sender sender;
@@ -76,10 +66,10 @@ public final class Bus {
   private final boolean declaresShared;
   private final BusConnection conn;
   private final Declarations declarations;
+  private final Publisher publisher;
   private final List<Subscription> subscriptions = new ArrayList<>();
   private final Map<String, Integer> failures = new HashMap<>();
   private final Map<String, Integer> transientFailures = new HashMap<>();
-  private final Confirms confirms = new Confirms();
 
   private final Set<String> seen =
       Collections.newSetFromMap(
@@ -121,6 +111,7 @@ public final class Bus {
         !identities.verifying() || identities.conductor().equals(identities.of(sender));
     this.conn = new BusConnection(vertx, settings, sender, metrics);
     this.declarations = new Declarations(conn, settings, metrics, declaresShared);
+    this.publisher = new Publisher(conn, settings, metrics);
   }
 
   /** Starts the client; completes once the topology of the first connection is declared. */
@@ -512,7 +503,8 @@ public final class Bus {
             .headers(headers)
             .userId(login);
     if (in == null || in.getContentType() == null) b.contentType("application/octet-stream");
-    confirmed(topology.parkingExchange(), s.queue, b.build(), m.body())
+    publisher
+        .confirmed(topology.parkingExchange(), s.queue, b.build(), m.body())
         .onComplete(
             ar -> {
               if (ar.failed()) {
@@ -551,7 +543,7 @@ public final class Bus {
    * #publishUntilConfirmed}.
    */
   public Future<Void> publish(String exchange, String routingKey, Envelope env) {
-    return confirmed(exchange, routingKey, properties(env), env.toJson().toBuffer());
+    return publisher.publish(exchange, routingKey, env);
   }
 
   /**
@@ -561,11 +553,7 @@ public final class Bus {
    * handles duplicates.
    */
   public Future<Void> publishUntilConfirmed(String exchange, String routingKey, Envelope env) {
-    Promise<Void> done = Promise.promise();
-    AMQP.BasicProperties props = properties(env);
-    Buffer body = env.toJson().toBuffer();
-    attempt(exchange, routingKey, props, body, 1, done);
-    return done.future();
+    return publisher.untilConfirmed(exchange, routingKey, env);
   }
 
   /** {@link #publishUntilConfirmed} through the commands exchange, to a queue. */
@@ -573,72 +561,16 @@ public final class Bus {
     return publishUntilConfirmed(topology.commands(), queue, env);
   }
 
-  private void attempt(
-      String exchange,
-      String routingKey,
-      AMQP.BasicProperties props,
-      Buffer body,
-      int n,
-      Promise<Void> done) {
-    confirmed(exchange, routingKey, props, body)
-        .onSuccess(v -> done.tryComplete())
-        .onFailure(
-            e -> {
-              if (conn.closed()) {
-                done.tryFail(e);
-                return;
-              }
-              metrics.publishRetry(exchange.isEmpty() ? "(default)" : exchange);
-              if (n == 1 || n % 10 == 0) {
-                LOG.warn(
-                    "{} {} to {}/{} not confirmed (attempt {}), publishing it again: {}",
-                    props.getType(),
-                    props.getMessageId(),
-                    exchange,
-                    routingKey,
-                    n,
-                    e.toString());
-              }
-              long pause = Math.min(RETRY_MAX_PAUSE_MS, 100L << Math.min(n, 6));
-              conn.vertx.setTimer(
-                  pause, t -> attempt(exchange, routingKey, props, body, n + 1, done));
-            });
-  }
-
-  private AMQP.BasicProperties properties(Envelope env) {
-    AMQP.BasicProperties.Builder b =
-        new AMQP.BasicProperties.Builder()
-            .contentType("application/json")
-            .deliveryMode(2)
-            .messageId(env.id())
-            .type(env.type())
-            .userId(login)
-            .timestamp(new java.util.Date());
-    if (env.correlationId() != null) b.correlationId(env.correlationId());
-    return b.build();
-  }
-
   /** Publishes a raw JSON document (a notification) and waits for the confirm. */
   public Future<Void> publishJson(
       String exchange, String routingKey, String messageId, JsonObject body) {
-    AMQP.BasicProperties props =
-        new AMQP.BasicProperties.Builder()
-            .contentType("application/json")
-            .deliveryMode(2)
-            .messageId(messageId)
-            .type(routingKey)
-            .userId(login)
-            .build();
-    return confirmed(exchange, routingKey, props, body.toBuffer());
+    return publisher.confirmed(
+        exchange, routingKey, publisher.json(messageId, routingKey).build(), body.toBuffer());
   }
 
   /** Publishes raw bytes; for tests that need to send what no contract would. */
   public Future<Void> publishRaw(String exchange, String routingKey, Buffer body) {
-    return publishRaw(
-        exchange,
-        routingKey,
-        new AMQP.BasicProperties.Builder().deliveryMode(2).userId(login).build(),
-        body);
+    return publishRaw(exchange, routingKey, publisher.ours().build(), body);
   }
 
   /**
@@ -647,180 +579,7 @@ public final class Bus {
    */
   public Future<Void> publishRaw(
       String exchange, String routingKey, AMQP.BasicProperties props, Buffer body) {
-    return confirmed(exchange, routingKey, props, body);
-  }
-
-  private Future<Void> confirmed(
-      String exchange, String routingKey, AMQP.BasicProperties props, Buffer body) {
-    if (conn.closed()) {
-      // A publish after close would make the client reconnect and resurrect our consumers.
-      return Future.failedFuture(new IllegalStateException("bus closed"));
-    }
-    Promise<Void> p = Promise.promise();
-    long start = System.nanoTime();
-    // The client's single channel must only be used from its own context.
-    if (Vertx.currentContext() == conn.context) {
-      confirms.publish(exchange, routingKey, props, body, start, p);
-    } else {
-      conn.context.runOnContext(v -> confirms.publish(exchange, routingKey, props, body, start, p));
-    }
-    String ex = exchange.isEmpty() ? "(default)" : exchange;
-    String to = exchange.equals(topology.commands()) ? target(routingKey) : null;
-    return p.future()
-        .onSuccess(
-            v -> {
-              metrics.confirmLatency(System.nanoTime() - start);
-              metrics.published(ex, true);
-              if (to != null) metrics.command(to, true);
-            })
-        .onFailure(
-            e -> {
-              metrics.published(ex, false);
-              if (to != null) metrics.command(to, false);
-            });
-  }
-
-  private String target(String queue) {
-    if (queue.startsWith(topology.namespace() + ".compute.")) return "compute";
-    if (queue.equals(topology.schedulerQueue())) return "scheduler";
-    if (queue.equals(topology.conductorQueue())) return "conductor";
-    return "other";
-  }
-
-  /**
-   * Publisher confirms tracked per channel. The client's own publisher loses its confirm listener
-   * when the client replaces a closed channel without reconnecting (every later confirm then times
-   * out), so the listener is installed again on whichever channel the client uses now, and what was
-   * waiting on the old one fails at once (its caller publishes again).
-   */
-  private final class Confirms {
-    /** The channel (client channel instance) our confirm listener listens on; -1 = none. */
-    private long listening = -1;
-
-    private Future<Void> installing;
-
-    /** Publishes waiting for a confirm on {@link #listening}, by publish sequence number. */
-    private final NavigableMap<Long, Pending> pending = new ConcurrentSkipListMap<>();
-
-    private final class Pending {
-      final Promise<Void> promise;
-      long timer = -1;
-      long seq = -1;
-
-      Pending(Promise<Void> promise) {
-        this.promise = promise;
-      }
-
-      void fail(Throwable e) {
-        if (timer >= 0) conn.vertx.cancelTimer(timer);
-        promise.tryFail(e);
-      }
-
-      void succeed() {
-        if (timer >= 0) conn.vertx.cancelTimer(timer);
-        promise.tryComplete();
-      }
-    }
-
-    void publish(
-        String exchange,
-        String routingKey,
-        AMQP.BasicProperties props,
-        Buffer body,
-        long start,
-        Promise<Void> p) {
-      long deadline = start + settings.confirmTimeoutMs() * 1_000_000;
-      Pending pd = new Pending(p);
-      pd.timer =
-          conn.vertx.setTimer(
-              settings.confirmTimeoutMs(),
-              t -> {
-                if (pd.seq >= 0) pending.remove(pd.seq, pd);
-                pd.promise.tryFail(
-                    new TimeoutException(
-                        "no broker confirm within "
-                            + settings.confirmTimeoutMs()
-                            + " ms for "
-                            + exchange
-                            + "/"
-                            + routingKey));
-              });
-      whenConnected(deadline)
-          .compose(v -> listen())
-          .compose(
-              v -> {
-                long on = listening;
-                return conn.client.basicPublishWithDeliveryTag(
-                    exchange,
-                    routingKey,
-                    props,
-                    body,
-                    seq -> {
-                      // On the client's worker thread, just before the publish.
-                      pd.seq = seq;
-                      if (conn.channelInstance() == on) {
-                        pending.put(seq, pd);
-                      } else {
-                        conn.context.runOnContext(
-                            x ->
-                                pd.fail(
-                                    new IllegalStateException(
-                                        "the channel was replaced; publish again")));
-                      }
-                    });
-              })
-          .onFailure(pd::fail);
-    }
-
-    /** Waits (polling, bounded by {@code deadline}) for the client to be connected. */
-    private Future<Void> whenConnected(long deadline) {
-      if (conn.client.isConnected() || conn.closed()) return Future.succeededFuture();
-      if (System.nanoTime() > deadline) {
-        return Future.failedFuture(new IllegalStateException("not connected to the broker"));
-      }
-      Promise<Void> p = Promise.promise();
-      conn.vertx.setTimer(100, t -> whenConnected(deadline).onComplete(p));
-      return p.future();
-    }
-
-    private Future<Void> listen() {
-      if (listening >= 0 && listening == conn.channelInstance()) return Future.succeededFuture();
-      // A finished attempt is never reused: one that failed while the client was reconnecting
-      // (even synchronously, "Not connected") must not fail every later publish.
-      if (installing != null && !installing.isComplete()) return installing;
-      failAll("the channel was replaced before the broker confirmed; publish again");
-      installing =
-          conn.client
-              .addConfirmListener(CONFIRM_QUEUE)
-              .map(
-                  stream -> {
-                    long on = conn.channelInstance();
-                    stream.handler(c -> onConfirm(on, c));
-                    listening = on;
-                    return (Void) null;
-                  });
-      return installing;
-    }
-
-    private void onConfirm(long on, RabbitMQConfirmation c) {
-      if (on != listening) return; // a late confirm of a channel given up on
-      Map<Long, Pending> done =
-          c.isMultiple()
-              ? pending.headMap(c.getDeliveryTag(), true)
-              : pending.subMap(c.getDeliveryTag(), true, c.getDeliveryTag(), true);
-      for (Pending pd : List.copyOf(done.values())) {
-        if (c.isSucceeded()) pd.succeed();
-        else pd.fail(new IllegalStateException("the broker refused the message (nack)"));
-      }
-      done.clear();
-    }
-
-    void failAll(String why) {
-      if (pending.isEmpty()) return;
-      IllegalStateException e = new IllegalStateException(why);
-      for (Pending pd : List.copyOf(pending.values())) pd.fail(e);
-      pending.clear();
-    }
+    return publisher.confirmed(exchange, routingKey, props, body);
   }
 
   // ------------------------------------------------------------------ operator and test helpers
@@ -872,7 +631,7 @@ public final class Bus {
   public Future<Void> close() {
     conn.markClosed();
     subscriptions.clear();
-    confirms.failAll("bus closed");
+    publisher.failAll("bus closed");
     LOG.info("closing the bus connection of {}@{}", sender.service(), sender.host());
     // Cancel consumers first: the client treats a consumer cut off by its own stop() as an
     // unexpected shutdown, reconnects and consumes again, stealing messages from our successor.
