@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bus fault sweep of issue 13 (acceptance 3): close_all_connections while handlers run and a
 # broker restart mid-migration, RUNS times each (default 10), against a private RabbitMQ node on
-# 127.0.0.1:18472 (never the shared one); conductor and scheduler as separate processes. Prints a
+# a free loopback port (never the shared one); conductor and scheduler as separate processes. Prints a
 # table (scenario, run, terminal state, seconds, correct, commands sent/handled, stale deliveries).
 #   bench/bus-faults.sh [RUNS]
 set -euo pipefail

@@ -17,6 +17,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Predicate;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -30,6 +31,7 @@ import picocli.CommandLine.Option;
     name = "parked",
     description = "Messages the bus parked: list, replay or drop them.",
     subcommands = {
+      CommandLine.HelpCommand.class,
       ParkedCommand.ListCmd.class,
       ParkedCommand.Replay.class,
       ParkedCommand.Drop.class

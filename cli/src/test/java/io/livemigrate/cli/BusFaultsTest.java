@@ -107,7 +107,7 @@ class BusFaultsTest {
       return;
     }
     dir = Files.createTempDirectory("lm-faults");
-    node = PrivateRabbit.start("lmhb-faults", 18472, 18425, null);
+    node = PrivateRabbit.start("lmhb-faults");
     users = RabbitUsers.create(node, VHOST, t, Identities.of("", true), List.of("HostA", "HostB"));
     Path target = Path.of("target");
     Files.createDirectories(target);
