@@ -170,6 +170,8 @@ class BusFaultsTest {
                   Map.entry(ComputeOptions.PROGRESS_INTERVAL_MS.key(), "200"),
                   Map.entry(BusOptions.RECONNECT_INTERVAL_MS.key(), "200"),
                   Map.entry(ComputeOptions.PEERS.key(), "HostA,HostB"),
+                  // Not the default /var/lib/livemigrate/compute, shared by every test and run.
+                  Map.entry(ComputeOptions.STATE_DIR.key(), dir.resolve("state-" + h).toString()),
                   Map.entry(DefaultOptions.HOST.key(), h)));
       ComputeAgentVerticle v = new ComputeAgentVerticle(ac, hv.get(h));
       vertx.deployVerticle(v).await(60, TimeUnit.SECONDS);

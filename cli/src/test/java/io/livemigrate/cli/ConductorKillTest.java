@@ -144,7 +144,14 @@ class ConductorKillTest {
     for (String host : List.of("HostA", "HostB")) {
       deploy(
           new ComputeAgentVerticle(
-              base.with(Map.of(DefaultOptions.HOST.key(), host)), hypervisors.get(host)));
+              base.with(
+                  Map.of(
+                      DefaultOptions.HOST.key(),
+                      host,
+                      // Not the default /var/lib/livemigrate/compute, shared by every test.
+                      ComputeOptions.STATE_DIR.key(),
+                      target.resolve("state-" + namespace + "-" + host).toString())),
+              hypervisors.get(host)));
     }
   }
 

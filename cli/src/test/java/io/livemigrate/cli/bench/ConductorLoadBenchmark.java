@@ -180,10 +180,17 @@ public final class ConductorLoadBenchmark {
       watched.add(guests.get(i));
     }
     deploy(new SchedulerVerticle(base.with(Map.of(DefaultOptions.HOST.key(), "controller"))));
+    Path state = Files.createTempDirectory("lm-bench-state");
     for (var e : hypervisors.entrySet()) {
       deploy(
           new ComputeAgentVerticle(
-              base.with(Map.of(DefaultOptions.HOST.key(), e.getKey())),
+              base.with(
+                  Map.of(
+                      DefaultOptions.HOST.key(),
+                      e.getKey(),
+                      // Each agent its own journal, as on its own host.
+                      ComputeOptions.STATE_DIR.key(),
+                      state.resolve(e.getKey()).toString())),
               new TimedHypervisor(e.getValue(), watched, samples, snapshots)));
     }
     System.out.printf(
