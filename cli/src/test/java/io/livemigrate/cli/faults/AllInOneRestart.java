@@ -51,8 +51,9 @@ final class AllInOneRestart implements Cloud {
             "[ops]",
             "port = " + opsBase,
             "[simulated]",
-            // Slow enough to be mid-copy for a while: vm1's 2 GiB at 64 MiB/s.
-            "link_bandwidth_mibps = 64",
+            // Mid-copy for a while when stopped mid-copy: vm1's 2 GiB at 64 MiB/s. Killed after
+            // the 202 the copy only starts after the restart, and must end within the bound.
+            "link_bandwidth_mibps = " + (killAfterAccept ? 1024 : 64),
             ""));
     List<String> args =
         List.of(
