@@ -53,7 +53,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class LibvirtFeaturesTest {
-  private static final Path TESTBED = Path.of("..", "deploy", "testbed", "testbed.sh");
+  private static final Path TESTBED = Testbed.SCRIPT;
   private static final long MIB = 1024 * 1024;
   private static final Map<String, String> URIS =
       Map.of("HostB", "qemu+tcp://10.77.88.2/system", "HostC", "qemu+tcp://10.77.88.3/system");
@@ -73,6 +73,7 @@ class LibvirtFeaturesTest {
       if ("true".equals(System.getenv("CI"))) throw new IllegalStateException(missing);
       Assumptions.abort("libvirt testbed unavailable: " + missing);
     }
+    Testbed.lock();
     testbed(Duration.ofMinutes(10), "install");
     testbed(Duration.ofMinutes(2), "up");
     for (String h : URIS.keySet()) hv.put(h, hypervisor(h, 1, "none"));
@@ -93,7 +94,11 @@ class LibvirtFeaturesTest {
     } finally {
       if (Files.isExecutable(TESTBED)) {
         testbed(Duration.ofMinutes(1), "logs", Path.of("target", "testbed-logs").toString());
-        testbed(Duration.ofMinutes(2), "down");
+        try {
+          testbed(Duration.ofMinutes(2), "down");
+        } finally {
+          Testbed.unlock();
+        }
       }
       if (!results.isEmpty()) {
         Files.write(
@@ -112,27 +117,7 @@ class LibvirtFeaturesTest {
   }
 
   private static String testbed(Duration timeout, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(TESTBED.toString());
-    cmd.addAll(List.of(args));
-    Path log = Path.of("target", "testbed.log");
-    Files.createDirectories(log.getParent());
-    Process p =
-        new ProcessBuilder(cmd)
-            .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
-            .start();
-    String out;
-    try (var in = p.getInputStream()) {
-      out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    }
-    if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-      p.destroyForcibly();
-      throw new IllegalStateException("testbed " + cmd + " timed out");
-    }
-    if (p.exitValue() != 0) {
-      throw new IllegalStateException("testbed " + cmd + " exited " + p.exitValue());
-    }
-    return out.trim();
+    return Testbed.run(timeout, args);
   }
 
   private static String boot(String name, String... options) throws Exception {

@@ -69,7 +69,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class LibvirtMigrationTest {
   private static final String ADMIN = "libvirt-admin-token";
-  private static final Path TESTBED = Path.of("..", "deploy", "testbed", "testbed.sh");
+  private static final Path TESTBED = Testbed.SCRIPT;
   private static final long CAP_MIBPS = 10;
   private static final long MIB = 1024 * 1024;
   private static final Map<String, String> URIS =
@@ -95,6 +95,7 @@ class LibvirtMigrationTest {
   @BeforeAll
   void startTestbedAndCloud() throws Exception {
     requirePrerequisites();
+    Testbed.lock();
     testbed(Duration.ofMinutes(10), "install");
     testbed(Duration.ofMinutes(2), "up");
     broker = BrokerFixture.best();
@@ -234,7 +235,11 @@ class LibvirtMigrationTest {
       if (Files.isExecutable(TESTBED)) {
         // What the guests printed and the daemons logged, for a failed run's diagnosis.
         testbed(Duration.ofMinutes(1), "logs", Path.of("target", "testbed-logs").toString());
-        testbed(Duration.ofMinutes(2), "down");
+        try {
+          testbed(Duration.ofMinutes(2), "down");
+        } finally {
+          Testbed.unlock();
+        }
       }
       if (!results.isEmpty()) {
         Path out = Path.of("target", "libvirt-scenarios.txt");
@@ -258,28 +263,7 @@ class LibvirtMigrationTest {
 
   /** Runs the testbed script; its output ends up in target/testbed.log. */
   private static String testbed(Duration timeout, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(TESTBED.toString());
-    cmd.addAll(List.of(args));
-    Path log = Path.of("target", "testbed.log");
-    Files.createDirectories(log.getParent());
-    Process p =
-        new ProcessBuilder(cmd)
-            .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
-            .start();
-    String out;
-    try (var in = p.getInputStream()) {
-      out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    }
-    if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-      p.destroyForcibly();
-      throw new IllegalStateException("testbed " + cmd + " timed out");
-    }
-    if (p.exitValue() != 0) {
-      throw new IllegalStateException(
-          "testbed " + cmd + " exited " + p.exitValue() + " (see " + log + ")");
-    }
-    return out.trim();
+    return Testbed.run(timeout, args);
   }
 
   private static List<String> where(String name) {
