@@ -776,7 +776,6 @@ public final class LibvirtHypervisor implements Hypervisor {
   /** The measured figures: the destination keeps the completed job's statistics. */
   private MigrationResult result(Job job, String dest) {
     long elapsed = (System.nanoTime() - job.startNanos) / 1_000_000;
-    JobStats last = job.last;
     Map<String, Long> done = Map.of();
     try (Closing c = new Closing(open(dest))) {
       DomainJobStats s =
@@ -786,21 +785,38 @@ public final class LibvirtHypervisor implements Hypervisor {
     } catch (HypervisorException | LibvirtException e) {
       LOG.warn("[host {}] completed job stats of {} unreadable: {}", host, job.uuid, e.toString());
     }
-    if (done.isEmpty()) {
-      // After post-copy the destination keeps no completed statistics; the source's job-completed
-      // event carried them (with the switch-over's downtime). It may trail the migrate call.
-      long until = System.nanoTime() + 3_000_000_000L;
-      while (!completedEvents.containsKey(job.uuid) && System.nanoTime() < until) {
-        java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
-      }
-      Map<String, Long> ev = completedEvents.remove(job.uuid);
-      if (ev != null) {
-        done = ev;
-      } else {
-        // Without either, the last sample is all there is and the downtime is unknown (-1).
-        LOG.info("[host {}] no completed job statistics for {} (post-copy?)", host, job.uuid);
-      }
+    return finished(job, withCompletedEvent(job.uuid, done), elapsed);
+  }
+
+  /**
+   * The destination's completed statistics, and where they lack the downtime (after post-copy the
+   * destination keeps none at all), the job-completed event's. That event fires here, on the
+   * source, where the job ran, and carries the switch-over's downtime; it may trail the migrate
+   * call.
+   */
+  private Map<String, Long> withCompletedEvent(String uuid, Map<String, Long> done) {
+    if (done.containsKey("downtime")) {
+      completedEvents.remove(uuid);
+      return done;
     }
+    long until = System.nanoTime() + 3_000_000_000L;
+    while (!completedEvents.containsKey(uuid) && System.nanoTime() < until) {
+      java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
+    }
+    Map<String, Long> ev = completedEvents.remove(uuid);
+    if (ev == null) {
+      // The downtime is unknown (-1); with no destination figures either, the last sample is all.
+      LOG.info("[host {}] no job-completed event for {}: downtime unknown", host, uuid);
+      return done;
+    }
+    if (done.isEmpty()) return ev;
+    Map<String, Long> merged = new LinkedHashMap<>(done);
+    if (ev.containsKey("downtime")) merged.put("downtime", ev.get("downtime"));
+    return merged;
+  }
+
+  private static MigrationResult finished(Job job, Map<String, Long> done, long elapsed) {
+    JobStats last = job.last;
     long memTotal = done.getOrDefault("memory_total", last == null ? 0 : last.memoryTotalBytes());
     return new MigrationResult(
         done.getOrDefault("downtime", -1L),
@@ -1045,7 +1061,7 @@ public final class LibvirtHypervisor implements Hypervisor {
    * process that started it dies. Each is watched by polling its job until it ends; the outcome is
    * then read from where the domain is: gone from here means it runs on the destination, whose
    * completed statistics give the measured downtime when the destination is known (from the agent's
-   * journal); otherwise the downtime is unknown (-1).
+   * journal); otherwise the source's job-completed event does, or the downtime is unknown (-1).
    */
   @Override
   public Map<String, CompletableFuture<MigrationResult>> reattach(
@@ -1091,18 +1107,15 @@ public final class LibvirtHypervisor implements Hypervisor {
       } else if (dest != null) {
         job.future.complete(result(job, dest));
       } else {
+        // The destination is unknown, but this process registered for the job-completed event
+        // before it re-attached, so the source's own figures (downtime included) still arrive.
         JobStats last = job.last;
         long elapsed = (System.nanoTime() - job.startNanos) / 1_000_000;
         job.future.complete(
-            new MigrationResult(
-                -1,
-                last == null ? 0 : last.memoryTotalBytes(),
-                last == null ? 0 : last.memoryProcessedBytes(),
-                last == null ? 0 : last.diskTotalBytes(),
-                last == null ? 0 : last.diskProcessedBytes(),
-                last == null ? 0 : last.iteration(),
-                last == null ? elapsed : last.elapsedMs(),
-                job.postCopy ? "postcopy" : job.suspended ? "paused" : "precopy"));
+            finished(
+                job,
+                withCompletedEvent(job.uuid, Map.of()),
+                last == null ? elapsed : last.elapsedMs()));
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -51,8 +51,11 @@ interface VirtNative extends Library {
   /** VIR_DOMAIN_STATS_DIRTYRATE. */
   int STATS_DIRTYRATE = 1 << 9;
 
-  /** VIR_DOMAIN_EVENT_ID_JOB_COMPLETED. */
-  int EVENT_ID_JOB_COMPLETED = 16;
+  /**
+   * VIR_DOMAIN_EVENT_ID_JOB_COMPLETED (virDomainEventID). Not 16: that is BLOCK_JOB_2, whose
+   * callback takes a disk name where this one takes typed parameters.
+   */
+  int EVENT_ID_JOB_COMPLETED = 21;
 
   int virDomainMigrateToURI3(Pointer dom, String dconnuri, Pointer params, int nparams, int flags);
 
