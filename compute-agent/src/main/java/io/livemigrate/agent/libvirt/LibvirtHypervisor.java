@@ -638,18 +638,54 @@ public final class LibvirtHypervisor implements Hypervisor {
   public void cancelIncoming(String uuid) {}
 
   /**
-   * @throws HypervisorException NOT_FOUND if the domain is not running here
+   * Succeeds only once the domain runs here: an incoming migration's domain is active (it exists,
+   * paused) long before its transfer completed, and one whose transfer failed may stay paused.
+   *
+   * @throws HypervisorException NOT_FOUND if the domain is not here or still waits for its incoming
+   *     migration; HYPERVISOR_ERROR if it is here in any other state but running
    */
   @Override
   public void finishIncoming(String uuid) throws HypervisorException {
     org.libvirt.Domain d = lookup(conn, uuid);
-    try {
-      if (d.isActive() != 1) {
-        throw new HypervisorException("NOT_FOUND", "domain " + uuid + " not running on " + host);
-      }
-    } catch (LibvirtException e) {
-      throw new HypervisorException("NOT_FOUND", "domain " + uuid + " not on " + host, e);
+    IntByReference state = new IntByReference();
+    IntByReference reason = new IntByReference();
+    if (VirtNative.LIB.virDomainGetState(ptr(d), state, reason, 0) < 0) {
+      throw new HypervisorException(
+          "NOT_FOUND",
+          "domain " + uuid + " not on " + host + ": " + VirtNative.LIB.virGetLastErrorMessage());
     }
+    if (state.getValue() == VirtNative.DOMAIN_RUNNING) return;
+    boolean incoming =
+        state.getValue() == VirtNative.DOMAIN_PAUSED
+            && (reason.getValue() == VirtNative.PAUSED_MIGRATION
+                || reason.getValue() == VirtNative.PAUSED_STARTING_UP);
+    if (incoming) {
+      throw new HypervisorException(
+          "NOT_FOUND",
+          "instance "
+              + uuid
+              + " has not arrived on "
+              + host
+              + ": its incoming migration has not finished (paused, reason "
+              + reason.getValue()
+              + ")");
+    }
+    throw new HypervisorException(
+        "HYPERVISOR_ERROR",
+        "instance "
+            + uuid
+            + " is not running on "
+            + host
+            + " ("
+            + stateName(state.getValue())
+            + ", reason "
+            + reason.getValue()
+            + ")");
+  }
+
+  private static String stateName(int state) {
+    DomainInfo.DomainState[] all = DomainInfo.DomainState.values();
+    return state >= 0 && state < all.length ? all[state].name() : "state " + state;
   }
 
   /**

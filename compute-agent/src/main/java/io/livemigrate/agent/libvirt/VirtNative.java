@@ -57,6 +57,21 @@ interface VirtNative extends Library {
    */
   int EVENT_ID_JOB_COMPLETED = 21;
 
+  /** virDomainState: VIR_DOMAIN_RUNNING and VIR_DOMAIN_PAUSED. */
+  int DOMAIN_RUNNING = 1;
+
+  int DOMAIN_PAUSED = 3;
+
+  /**
+   * virDomainPausedReason VIR_DOMAIN_PAUSED_MIGRATION and VIR_DOMAIN_PAUSED_STARTING_UP: how an
+   * incoming migration's domain waits until its transfer completed.
+   */
+  int PAUSED_MIGRATION = 2;
+
+  int PAUSED_STARTING_UP = 11;
+
+  int virDomainGetState(Pointer dom, IntByReference state, IntByReference reason, int flags);
+
   int virDomainMigrateToURI3(Pointer dom, String dconnuri, Pointer params, int nparams, int flags);
 
   int virDomainMigrateStartPostCopy(Pointer dom, int flags);
