@@ -1,0 +1,92 @@
+package io.livemigrate.agent.libvirt;
+
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.LongByReference;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * libvirt's job-completed event (VIR_DOMAIN_EVENT_ID_JOB_COMPLETED) on this host's connection. It
+ * fires where the job ran, so here on the source of an outbound migration, and carries the job's
+ * final statistics with the switch-over's downtime, even after post-copy, when the destination
+ * keeps none.
+ */
+final class JobCompletedEvents {
+  private static final Logger LOG = LoggerFactory.getLogger(JobCompletedEvents.class);
+
+  /** What the event's typed parameters are read for (all unsigned long long in libvirt). */
+  private static final List<String> FIELDS =
+      List.of(
+          "downtime",
+          "time_elapsed",
+          "memory_total",
+          "memory_processed",
+          "memory_iteration",
+          "memory_postcopy_requests",
+          "disk_total",
+          "disk_processed",
+          "data_processed");
+
+  private final String host;
+
+  /** The statistics the event carried, by uuid (the source keeps no others). */
+  private final Map<String, Map<String, Long>> byUuid = new ConcurrentHashMap<>();
+
+  /** Kept reachable: libvirt calls it for as long as the connection lives. */
+  private final VirtNative.JobCompletedCallback callback = this::completed;
+
+  private JobCompletedEvents(String host) {
+    this.host = host;
+  }
+
+  /** Registers for the event of every domain on {@code lv}'s connection. */
+  static JobCompletedEvents register(Libvirt lv) {
+    JobCompletedEvents events = new JobCompletedEvents(lv.host);
+    int id =
+        VirtNative.LIB.virConnectDomainEventRegisterAny(
+            lv.connPtr(), null, VirtNative.EVENT_ID_JOB_COMPLETED, events.callback, null, null);
+    if (id < 0) {
+      LOG.warn(
+          "[host {}] no job-completed events (post-copy downtime unknown): {}",
+          lv.host,
+          VirtNative.LIB.virGetLastErrorMessage());
+    }
+    return events;
+  }
+
+  private void completed(Pointer c, Pointer dom, Pointer params, int n, Pointer opaque) {
+    byte[] buf = new byte[64];
+    if (VirtNative.LIB.virDomainGetUUIDString(dom, buf) < 0) return;
+    String uuid = Native.toString(buf);
+    Map<String, Long> v = new LinkedHashMap<>();
+    for (String k : FIELDS) {
+      LongByReference r = new LongByReference();
+      if (VirtNative.LIB.virTypedParamsGetULLong(params, n, k, r) == 1) v.put(k, r.getValue());
+    }
+    LOG.info("[host {}] job completed for {}: {}", host, uuid, v);
+    byUuid.put(uuid, v);
+  }
+
+  /** Drops what an earlier job of {@code uuid} left, before a new one starts. */
+  void forget(String uuid) {
+    byUuid.remove(uuid);
+  }
+
+  /**
+   * The event of {@code uuid}'s job, taken; it may trail the end of the job's API call, so this
+   * waits up to {@code timeoutMs} for it. Null if it did not come.
+   */
+  Map<String, Long> take(String uuid, long timeoutMs) {
+    long until = System.nanoTime() + timeoutMs * 1_000_000L;
+    while (!byUuid.containsKey(uuid) && System.nanoTime() < until) {
+      LockSupport.parkNanos(20_000_000L);
+    }
+    return byUuid.remove(uuid);
+  }
+}
