@@ -83,7 +83,8 @@ public final class LibvirtHypervisor implements Hypervisor {
                 c.string(LibvirtOptions.LIVE_MIGRATION_URI),
                 c.string(LibvirtOptions.LIVE_MIGRATION_INBOUND_ADDRS)))
         .autoConverge(
-            c.integer(LibvirtOptions.AUTO_CONVERGE_INITIAL), c.integer(LibvirtOptions.AUTO_CONVERGE_INCREMENT))
+            c.integer(LibvirtOptions.AUTO_CONVERGE_INITIAL),
+            c.integer(LibvirtOptions.AUTO_CONVERGE_INCREMENT))
         .streams(
             c.integer(LibvirtOptions.PARALLEL_CONNECTIONS),
             c.string(LibvirtOptions.COMPRESSION),
