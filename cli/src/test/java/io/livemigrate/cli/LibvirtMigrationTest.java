@@ -155,6 +155,8 @@ class LibvirtMigrationTest {
     // TCG guests; both hosts' instance directory is the testbed's shared one (markers).
     m.put(LibvirtOptions.VIRT_TYPE.key(), "qemu");
     m.put(DefaultOptions.INSTANCES_PATH.key(), "/var/lib/libvirt/shared");
+    // A bind mount of one directory, which libvirt cannot know as shared; the markers prove it.
+    m.put(LibvirtOptions.SHARED_STORAGE_BY_MARKER.key(), "true");
     return cloud
         .config()
         .with(m)

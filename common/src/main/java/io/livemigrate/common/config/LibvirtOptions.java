@@ -119,6 +119,17 @@ public final class LibvirtOptions {
           "Parallel connections (QEMU multifd) of an outbound migration's memory stream; 1 = one"
               + " stream. With post-copy permitted it needs QEMU 10.1 or later, else one stream is"
               + " used.");
+  public static final Option SHARED_STORAGE_BY_MARKER =
+      bool(
+          "libvirt",
+          "live_migration_shared_storage_by_marker",
+          false,
+          "Trust the hosts' storage markers for a migration without block copy: when the"
+              + " destination's marker is in this host's instance directory the storage is the same,"
+              + " and the migration is started with VIR_MIGRATE_UNSAFE. libvirt otherwise refuses"
+              + " disks without cache=none on a filesystem it does not know as shared (a bind"
+              + " mount, a local cluster filesystem). Only for storage whose page cache both hosts"
+              + " share or that is coherent across hosts.");
   public static final Option NATIVE_TLS =
       bool(
           "libvirt",

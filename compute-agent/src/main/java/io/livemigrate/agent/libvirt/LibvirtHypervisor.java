@@ -91,7 +91,8 @@ public final class LibvirtHypervisor implements Hypervisor {
             c.integer(LibvirtOptions.COMPRESSION_LEVEL),
             c.bool(LibvirtOptions.NATIVE_TLS))
         .checks(c.string(LibvirtOptions.VIRT_TYPE), c.string(DefaultOptions.INSTANCES_PATH))
-        .dirtyRateCalc(c.integer(LibvirtOptions.DIRTY_RATE_CALC));
+        .dirtyRateCalc(c.integer(LibvirtOptions.DIRTY_RATE_CALC))
+        .sharedStorageByMarker(c.bool(LibvirtOptions.SHARED_STORAGE_BY_MARKER));
   }
 
   /**
@@ -116,6 +117,16 @@ public final class LibvirtHypervisor implements Hypervisor {
     settings.virtType = virtType;
     settings.instancesPath = instancesPath;
     inventory.forgetCpuModel();
+    return this;
+  }
+
+  /**
+   * Whether a migration without block copy to a host whose storage marker is in this host's
+   * instance directory is started with VIR_MIGRATE_UNSAFE ({@code [libvirt]
+   * live_migration_shared_storage_by_marker}).
+   */
+  public LibvirtHypervisor sharedStorageByMarker(boolean on) {
+    settings.sharedStorageByMarker = on;
     return this;
   }
 

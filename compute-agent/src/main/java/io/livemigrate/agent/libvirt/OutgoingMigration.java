@@ -72,12 +72,32 @@ final class OutgoingMigration {
       jobs.remove(uuid);
       throw e;
     }
-    int migrateFlags = migrateFlags(flags);
+    int migrateFlags =
+        migrateFlags(flags)
+            | (!flags.blockMigration() && sharedByMarker(destHost) ? VirtNative.UNSAFE : 0);
     events.forget(uuid);
     Thread t = new Thread(() -> run(job, dest, flags, migrateFlags), "libvirt-migrate-" + uuid);
     t.setDaemon(true);
     t.start();
     return job.future;
+  }
+
+  /**
+   * Whether the operator trusts markers and the destination's marker is in this host's instance
+   * directory: then the disks are the same files on both sides, whatever libvirt can tell of the
+   * filesystem.
+   */
+  private boolean sharedByMarker(String destHost) {
+    if (!settings.sharedStorageByMarker) return false;
+    try {
+      return SharedStorage.peers(lv.conn, settings.instancesPath, lv.host).contains(destHost);
+    } catch (LibvirtException | HypervisorException e) {
+      LOG.warn(
+          "[host {}] storage markers not read, storage not trusted as shared: {}",
+          lv.host,
+          e.getMessage());
+      return false;
+    }
   }
 
   private int migrateFlags(MigrationFlags flags) {

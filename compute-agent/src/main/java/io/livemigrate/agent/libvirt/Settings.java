@@ -18,6 +18,9 @@ final class Settings {
 
   volatile boolean nativeTls;
 
+  /** Whether markers that prove shared storage allow VIR_MIGRATE_UNSAFE. */
+  volatile boolean sharedStorageByMarker;
+
   /** {@code none}, {@code xbzrle} or {@code zstd} (at {@link #compressionLevel}). */
   volatile String compression = "none";
 

@@ -28,6 +28,7 @@ interface VirtNative extends Library {
   int PERSIST_DEST = 1 << 3;
   int UNDEFINE_SOURCE = 1 << 4;
   int NON_SHARED_INC = 1 << 7;
+  int UNSAFE = 1 << 9;
   int COMPRESSED = 1 << 11;
   int AUTO_CONVERGE = 1 << 13;
   int POSTCOPY = 1 << 15;
