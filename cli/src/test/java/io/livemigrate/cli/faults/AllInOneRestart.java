@@ -144,6 +144,11 @@ final class AllInOneRestart implements Cloud {
 
   /** The all-in-one's agents serve /health at base+2.. in host order (HostA, HostB, HostC). */
   @Override
+  public Path logDir() {
+    return dir;
+  }
+
+  @Override
   public Map<String, String> runsOn(String uuid) {
     Map<String, String> out = new TreeMap<>();
     List<String> hosts = List.of("HostA", "HostB", "HostC");

@@ -1,6 +1,7 @@
 package io.livemigrate.cli.faults;
 
 import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
 import java.util.Map;
 
 /** What a scenario's verdict asks of the deployment under test. */
@@ -13,4 +14,7 @@ interface Cloud {
 
   /** Where each hypervisor says the instance is (host to state). */
   Map<String, String> runsOn(String instanceUuid);
+
+  /** The directory holding every service's log ({@code *.log}). */
+  Path logDir();
 }

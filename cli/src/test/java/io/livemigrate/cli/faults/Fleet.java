@@ -195,6 +195,11 @@ final class Fleet implements Cloud, AutoCloseable {
   }
 
   @Override
+  public Path logDir() {
+    return dir;
+  }
+
+  @Override
   public JsonObject server(String instanceUuid) {
     return anyApi().get("/servers/" + instanceUuid).json().getJsonObject("server");
   }

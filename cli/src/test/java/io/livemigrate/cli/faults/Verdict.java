@@ -65,6 +65,7 @@ record Verdict(
     // The hypervisors report every second; let the last report land before comparing.
     Thread.sleep(2500);
     int placedRight = 0;
+    Map<String, String> failures = new java.util.LinkedHashMap<>();
     for (Expect e : expected) {
       JsonObject m = safeLatest(fleet, e.instanceUuid());
       if (m == null) {
@@ -112,7 +113,11 @@ record Verdict(
         ok = false;
       }
       if (ok) placedRight++;
+      if (!"completed".equals(status)) {
+        failures.put(m.getString("uuid"), m.getString("reason"));
+      }
     }
+    problems.addAll(LogLines.check(fleet.logDir(), failures));
     return new Verdict(
         scenario,
         problems.isEmpty(),

@@ -30,6 +30,7 @@ import io.vertx.core.WorkerExecutor;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,6 +43,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class ComputeAgent {
   private static final Logger LOG = LoggerFactory.getLogger(ComputeAgent.class);
+
+  /** Steps that act on a running outbound job. */
+  private static final Set<String> JOB_STEPS =
+      Set.of("abort_migration", "force_complete", "tune_migration");
+
+  /** What the hypervisor says when there is no such job or domain (any more). */
+  private static final Set<String> NO_JOB_REASONS = Set.of("NO_JOB", "NOT_FOUND");
+
   private static final String BINARY = "livemigrate-compute";
 
   private final Vertx vertx;
@@ -250,8 +259,14 @@ public final class ComputeAgent {
           }
           Throwable e = ar.cause();
           String reason = e instanceof HypervisorException he ? he.reason() : "HYPERVISOR_ERROR";
-          LOG.error(
-              "{} {} failed on {}: {} ({})", ctx, step, settings.host(), e.getMessage(), reason);
+          if (JOB_STEPS.contains(step) && NO_JOB_REASONS.contains(reason)) {
+            // The job ended (or the guest left) before the command arrived: a race the conductor
+            // settles from the outcome, not a failure of this host.
+            LOG.info("{} {}: no job runs here for it any more ({})", ctx, step, e.getMessage());
+          } else {
+            LOG.error(
+                "{} {} failed on {}: {} ({})", ctx, step, settings.host(), e.getMessage(), reason);
+          }
           return reply(env, StepResult.failed(step, reason, e.getMessage()));
         });
   }
@@ -291,18 +306,20 @@ public final class ComputeAgent {
   }
 
   private Future<Void> abort(Envelope env, Ctx ctx, AbortMigration a) {
-    if ("COMPLETION_TIMEOUT".equals(a.reason())) {
-      // The line operators grep for (Nova's wording), see the admin guide.
-      LOG.warn("{} live migration not completed after {} sec", ctx, a.afterSeconds());
-    } else {
-      LOG.info("{} aborting live migration ({})", ctx, a.reason());
-    }
     return stepReply(
         env,
         ctx,
         "abort_migration",
         blocking(
             () -> {
+              if ("COMPLETION_TIMEOUT".equals(a.reason())
+                  && hv.jobStats(a.instanceUuid()).isPresent()) {
+                // The line operators grep for (Nova's wording), see the admin guide; only while
+                // the job really runs (an abort that crossed the job's end is no timeout).
+                LOG.warn("{} live migration not completed after {} sec", ctx, a.afterSeconds());
+              } else {
+                LOG.info("{} aborting live migration ({})", ctx, a.reason());
+              }
               hv.abortJob(a.instanceUuid());
               return null;
             }));

@@ -43,6 +43,10 @@ final class Saga {
   private static final Set<String> SOURCE_STEPS =
       Set.of("abort_migration", "force_complete", "tune_migration");
 
+  /** Steps the destination's agent answers; every other answer must come from the source's. */
+  private static final Set<String> DESTINATION_STEPS =
+      Set.of("prepare_destination", "post_at_destination", "rollback_at_destination");
+
   /** System property: drop every release_claim (for the test of a lost release). */
   static final String DROP_RELEASES = "livemigrate.test.dropReleaseClaims";
 
@@ -195,9 +199,7 @@ final class Saga {
       return;
     }
     String expectedHost =
-        body instanceof StepResult r
-                && ("prepare_destination".equals(r.step())
-                    || "post_at_destination".equals(r.step()))
+        body instanceof StepResult r && DESTINATION_STEPS.contains(r.step())
             ? m.destCompute
             : m.sourceCompute;
     if (expectedHost == null
