@@ -43,12 +43,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class ComputeAgent {
   private static final Logger LOG = LoggerFactory.getLogger(ComputeAgent.class);
-
-  /** Steps that act on a running outbound job. */
+  // Steps that act on a running outbound job, and what the hypervisor says when it has ended.
   private static final Set<String> JOB_STEPS =
       Set.of("abort_migration", "force_complete", "tune_migration");
-
-  /** What the hypervisor says when there is no such job or domain (any more). */
   private static final Set<String> NO_JOB_REASONS = Set.of("NO_JOB", "NOT_FOUND");
 
   private static final String BINARY = "livemigrate-compute";
@@ -212,6 +209,19 @@ public final class ComputeAgent {
     return workers.executeBlocking(c, false);
   }
 
+  /** A hypervisor call on a worker thread. */
+  private Future<Void> run(HvCall call) {
+    return blocking(
+        () -> {
+          call.run();
+          return null;
+        });
+  }
+
+  private interface HvCall {
+    void run() throws Exception;
+  }
+
   private Future<Void> handle(Envelope env, Message body) {
     count(env.type());
     Ctx ctx = Ctx.of(env.requestId(), env.migrationId(), instanceOf(body));
@@ -294,15 +304,7 @@ public final class ComputeAgent {
             p.sourceHypervisorVersion(),
             p.sharedStorage(),
             p.dirtyRateBps());
-    return stepReply(
-        env,
-        ctx,
-        "prepare_destination",
-        blocking(
-            () -> {
-              hv.prepareIncoming(spec);
-              return null;
-            }));
+    return stepReply(env, ctx, "prepare_destination", run(() -> hv.prepareIncoming(spec)));
   }
 
   private Future<Void> abort(Envelope env, Ctx ctx, AbortMigration a) {
@@ -359,39 +361,17 @@ public final class ComputeAgent {
 
   private Future<Void> postAtDestination(Envelope env, Ctx ctx, PostAtDestination p) {
     return stepReply(
-            env,
-            ctx,
-            "post_at_destination",
-            blocking(
-                () -> {
-                  hv.finishIncoming(p.instanceUuid());
-                  return null;
-                }))
+            env, ctx, "post_at_destination", run(() -> hv.finishIncoming(p.instanceUuid())))
         .onSuccess(v -> hostReport().onFailure(this::reportFailed));
   }
 
   private Future<Void> rollbackAtDestination(Envelope env, Ctx ctx, RollbackAtDestination r) {
     return stepReply(
-        env,
-        ctx,
-        "rollback_at_destination",
-        blocking(
-            () -> {
-              hv.cancelIncoming(r.instanceUuid());
-              return null;
-            }));
+        env, ctx, "rollback_at_destination", run(() -> hv.cancelIncoming(r.instanceUuid())));
   }
 
   private Future<Void> cleanupSource(Envelope env, Ctx ctx, CleanupSource c) {
-    return stepReply(
-            env,
-            ctx,
-            "cleanup_source",
-            blocking(
-                () -> {
-                  hv.cleanupSource(c.instanceUuid());
-                  return null;
-                }))
+    return stepReply(env, ctx, "cleanup_source", run(() -> hv.cleanupSource(c.instanceUuid())))
         .onSuccess(v -> hostReport().onFailure(this::reportFailed));
   }
 
