@@ -281,12 +281,20 @@ class LibvirtFeaturesTest {
   @Order(2)
   void sharedStorageMarkersAndTheCheckAtPrepare() throws Exception {
     // Both hosts' instance directory is the shared one here: each sees the other's marker.
-    Http.until(
-        "both markers seen",
-        Duration.ofSeconds(20),
-        () ->
-            List.of("HostC").equals(hv.get("HostB").sharedStorageWith())
-                && List.of("HostB").equals(hv.get("HostC").sharedStorageWith()));
+    List<List<String>> seen = new ArrayList<>(List.of(List.of(), List.of()));
+    try {
+      Http.until(
+          "both markers seen",
+          Duration.ofSeconds(20),
+          () -> {
+            seen.set(0, hv.get("HostB").sharedStorageWith());
+            seen.set(1, hv.get("HostC").sharedStorageWith());
+            return List.of("HostC").equals(seen.get(0)) && List.of("HostB").equals(seen.get(1));
+          });
+    } catch (AssertionError e) {
+      throw new AssertionError(
+          "HostB sees markers of " + seen.get(0) + ", HostC of " + seen.get(1), e);
+    }
     Domain d = domain("HostB", boot("lm-sto", "--rate", "2"));
     IncomingSpec shared =
         new IncomingSpec(

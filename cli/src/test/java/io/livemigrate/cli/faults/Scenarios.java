@@ -283,10 +283,13 @@ final class Scenarios {
           Duration.ofSeconds(30),
           () -> "running".equals(f.latest(expected.get(0).instanceUuid()).getString("status")));
       boolean[] sawDown = {false};
+      // A flag, not an interrupt: the HTTP call in the loop may swallow the interrupt (it did, and
+      // the sweep waited for this thread for good).
+      java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
       Thread watcher =
           new Thread(
               () -> {
-                while (!Thread.currentThread().isInterrupted()) {
+                while (!stop.get()) {
                   JsonObject h = Fleet.health(c);
                   if ("DOWN".equals(h.getJsonObject("store", new JsonObject()).getString("status"))
                       && h.getJsonObject("store").getString("reason") != null) {
@@ -302,7 +305,7 @@ final class Scenarios {
       try {
         v = Verdict.check("PostgreSQL restarted", f, expected, Duration.ofSeconds(120), faultEnded);
       } finally {
-        watcher.interrupt();
+        stop.set(true);
         watcher.join();
       }
       if (!sawDown[0]) v = v.with("/health never said the store was DOWN");
