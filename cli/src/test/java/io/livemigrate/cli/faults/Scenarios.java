@@ -285,7 +285,8 @@ final class Scenarios {
       boolean[] sawDown = {false};
       // A flag, not an interrupt: the HTTP call in the loop may swallow the interrupt (it did, and
       // the sweep waited for this thread for good).
-      java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.atomic.AtomicBoolean stop =
+          new java.util.concurrent.atomic.AtomicBoolean();
       Thread watcher =
           new Thread(
               () -> {
