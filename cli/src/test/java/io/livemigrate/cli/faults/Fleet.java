@@ -9,6 +9,7 @@ import io.livemigrate.common.config.OpsOptions;
 import io.livemigrate.common.config.SimulatedOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,6 +47,7 @@ final class Fleet implements Cloud, AutoCloseable {
     }
   }
 
+  private final String brokerUrl;
   final String namespace = "lmfault" + UUID.randomUUID().toString().substring(0, 8);
   final Path dir;
   private final Map<String, String> common = new HashMap<>();
@@ -57,6 +59,7 @@ final class Fleet implements Cloud, AutoCloseable {
   Fleet(Path dir, String brokerUrl, String storeUrl, String storeUser, Map<String, String> extra)
       throws Exception {
     this.dir = dir;
+    this.brokerUrl = brokerUrl;
     Files.createDirectories(dir);
     common.put(DefaultOptions.TRANSPORT_URL.envName(), brokerUrl);
     common.put(DefaultOptions.BUS_NAMESPACE.envName(), namespace);
@@ -227,5 +230,42 @@ final class Fleet implements Cloud, AutoCloseable {
     if (scheduler != null) all.add(scheduler);
     all.addAll(agents.values());
     for (Member m : all) m.process.terminate(Duration.ofSeconds(10));
+    deleteTopology();
+  }
+
+  /**
+   * Deletes this run's queues and exchanges on the shared broker: hundreds of runs leave thousands
+   * of quorum queues otherwise, and the broker (and every later test on it) slows down.
+   */
+  private void deleteTopology() {
+    io.livemigrate.common.bus.Topology t = new io.livemigrate.common.bus.Topology(namespace);
+    com.rabbitmq.client.ConnectionFactory cf = new com.rabbitmq.client.ConnectionFactory();
+    try {
+      cf.setUri(brokerUrl);
+      try (com.rabbitmq.client.Connection c = cf.newConnection("fault-harness-cleanup")) {
+        List<String> queues =
+            new ArrayList<>(
+                List.of(t.conductorQueue(), t.schedulerQueue(), t.parkedQueue(), t.unroutable()));
+        for (String h : List.of("HostA", "HostB", "HostC", "HostD")) queues.add(t.computeQueue(h));
+        for (String q : queues) {
+          try (com.rabbitmq.client.Channel ch = c.createChannel()) {
+            ch.queueDelete(q);
+          } catch (IOException e) {
+            // not declared in this scenario
+          }
+        }
+        for (String x :
+            List.of(
+                t.commands(), t.events(), t.notifications(), t.parkingExchange(), t.unroutable())) {
+          try (com.rabbitmq.client.Channel ch = c.createChannel()) {
+            ch.exchangeDelete(x);
+          } catch (IOException e) {
+            // not declared in this scenario
+          }
+        }
+      }
+    } catch (Exception e) {
+      System.out.println("[faults] topology of " + namespace + " not deleted: " + e);
+    }
   }
 }
