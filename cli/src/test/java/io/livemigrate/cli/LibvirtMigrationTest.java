@@ -92,10 +92,33 @@ class LibvirtMigrationTest {
   /** Options every agent (re)started from now on gets, e.g. native TLS. */
   private Map<String, String> agentExtra = Map.of();
 
+  /**
+   * Collects and finalizes every second for the whole class. libvirt-java frees its native objects
+   * in finalizers, so a native pointer used after its Java object became unreachable (a migration
+   * call holds one for minutes) is freed under libvirt only when a GC happens to run: in CI, on a
+   * loaded machine, that crashed the JVM; here it happens every time such a bug exists.
+   */
+  private final Thread gcPressure =
+      new Thread(
+          () -> {
+            while (!Thread.currentThread().isInterrupted()) {
+              System.gc();
+              System.runFinalization();
+              try {
+                Thread.sleep(1000);
+              } catch (InterruptedException e) {
+                return;
+              }
+            }
+          },
+          "gc-pressure");
+
   @BeforeAll
   void startTestbedAndCloud() throws Exception {
     requirePrerequisites();
     Testbed.lock();
+    gcPressure.setDaemon(true);
+    gcPressure.start();
     testbed(Duration.ofMinutes(10), "install");
     testbed(Duration.ofMinutes(2), "up");
     broker = BrokerFixture.best();
@@ -215,6 +238,7 @@ class LibvirtMigrationTest {
 
   @AfterAll
   void stopEverything() throws Exception {
+    gcPressure.interrupt();
     try {
       if (cloud != null) {
         BusSettings s = new BusSettings(broker.url(), namespace, 16, 5000, 500, 3);

@@ -60,7 +60,7 @@ final class Incoming {
     org.libvirt.Domain d = lv.lookup(lv.conn, uuid);
     IntByReference state = new IntByReference();
     IntByReference reason = new IntByReference();
-    if (VirtNative.LIB.virDomainGetState(Libvirt.ptr(d), state, reason, 0) < 0) {
+    if (Libvirt.withPtr(d, p -> VirtNative.LIB.virDomainGetState(p, state, reason, 0)) < 0) {
       throw new HypervisorException(
           "NOT_FOUND",
           "domain " + uuid + " not on " + lv.host + ": " + VirtNative.LIB.virGetLastErrorMessage());

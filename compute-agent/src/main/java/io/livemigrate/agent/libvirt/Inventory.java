@@ -108,14 +108,15 @@ final class Inventory {
     long now = System.nanoTime();
     int calcSeconds = settings.dirtyRateCalcSeconds;
     if (calcSeconds > 0) {
-      DirtyRates.Result r = DirtyRates.read(Libvirt.ptr(d));
+      DirtyRates.Result r = Libvirt.withPtr(d, DirtyRates::read);
       if (r != null && r.measured() && r.startTime() != m.lastCalcStart) {
         m.lastCalcStart = r.startTime();
         m.addDirtyRate(r.mibPerSecond() << 20);
       }
       boolean idle = r == null || !r.measuring();
       if (idle && now - m.calcStartedNanos >= MEASURE_SPACING_S * 1_000_000_000L) {
-        if (VirtNative.LIB.virDomainStartDirtyRateCalc(Libvirt.ptr(d), calcSeconds, 0) != 0) {
+        if (Libvirt.withPtr(d, p -> VirtNative.LIB.virDomainStartDirtyRateCalc(p, calcSeconds, 0))
+            != 0) {
           LOG.debug(
               "[host {}] dirty-rate calc not started: {}",
               lv.host,

@@ -6,6 +6,7 @@ import com.sun.jna.ptr.LongByReference;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
@@ -38,20 +39,33 @@ final class JobCompletedEvents {
   /** The statistics the event carried, by uuid (the source keeps no others). */
   private final Map<String, Map<String, Long>> byUuid = new ConcurrentHashMap<>();
 
-  /** Kept reachable: libvirt calls it for as long as the connection lives. */
+  /**
+   * Every registration libvirt still holds. A closed connection lives on while libvirt-java's
+   * domains of it wait for their finalizers, and its events keep coming: a callback collected by
+   * then would be a freed JNA stub that libvirt jumps into.
+   */
+  private static final Set<JobCompletedEvents> REGISTERED = ConcurrentHashMap.newKeySet();
+
   private final VirtNative.JobCompletedCallback callback = this::completed;
 
-  private JobCompletedEvents(String host) {
+  private final Pointer conn;
+
+  private int id = -1;
+
+  private JobCompletedEvents(String host, Pointer conn) {
     this.host = host;
+    this.conn = conn;
   }
 
   /** Registers for the event of every domain on {@code lv}'s connection. */
   static JobCompletedEvents register(Libvirt lv) {
-    JobCompletedEvents events = new JobCompletedEvents(lv.host);
-    int id =
+    JobCompletedEvents events = new JobCompletedEvents(lv.host, lv.connPtr());
+    REGISTERED.add(events);
+    events.id =
         VirtNative.LIB.virConnectDomainEventRegisterAny(
-            lv.connPtr(), null, VirtNative.EVENT_ID_JOB_COMPLETED, events.callback, null, null);
-    if (id < 0) {
+            events.conn, null, VirtNative.EVENT_ID_JOB_COMPLETED, events.callback, null, null);
+    if (events.id < 0) {
+      REGISTERED.remove(events);
       LOG.warn(
           "[host {}] no job-completed events (post-copy downtime unknown): {}",
           lv.host,
@@ -71,6 +85,14 @@ final class JobCompletedEvents {
     }
     LOG.info("[host {}] job completed for {}: {}", host, uuid, v);
     byUuid.put(uuid, v);
+  }
+
+  /** Ends the registration; call before the connection is closed. */
+  void close() {
+    if (id >= 0 && VirtNative.LIB.virConnectDomainEventDeregisterAny(conn, id) == 0) {
+      REGISTERED.remove(this);
+    }
+    id = -1;
   }
 
   /** Drops what an earlier job of {@code uuid} left, before a new one starts. */

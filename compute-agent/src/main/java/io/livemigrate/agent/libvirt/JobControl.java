@@ -85,8 +85,9 @@ final class JobControl {
   void setMaxSpeed(String uuid, long mibps) throws HypervisorException {
     long speed = mibps <= 0 ? UNLIMITED_MIBPS : mibps;
     Libvirt.check(
-        VirtNative.LIB.virDomainMigrateSetMaxSpeed(
-            Libvirt.ptr(withJob(uuid)), new NativeLong(speed), 0),
+        Libvirt.withPtr(
+            withJob(uuid),
+            p -> VirtNative.LIB.virDomainMigrateSetMaxSpeed(p, new NativeLong(speed), 0)),
         "set max speed of " + uuid);
   }
 
@@ -115,7 +116,7 @@ final class JobControl {
   void startPostCopy(String uuid) throws HypervisorException {
     org.libvirt.Domain d = withJob(uuid);
     Libvirt.check(
-        VirtNative.LIB.virDomainMigrateStartPostCopy(Libvirt.ptr(d), 0),
+        Libvirt.withPtr(d, p -> VirtNative.LIB.virDomainMigrateStartPostCopy(p, 0)),
         "start post-copy of " + uuid);
     MigrationJob job = jobs.get(uuid);
     if (job != null) job.postCopy = true;

@@ -3,6 +3,7 @@ package io.livemigrate.agent.libvirt;
 import com.sun.jna.Pointer;
 import com.sun.jna.PointerType;
 import io.livemigrate.agent.HypervisorException;
+import java.lang.ref.Reference;
 import java.lang.reflect.Field;
 import java.util.function.Function;
 import org.libvirt.Connect;
@@ -21,6 +22,9 @@ final class Libvirt {
   private static final Field DOMAIN_POINTER;
   private static final Field CONNECT_POINTER;
 
+  /** Held here: libvirt-java does not keep it, and JNA frees a collected callback's stub. */
+  private static final org.libvirt.jna.Libvirt.VirErrorCallback QUIET = (userData, error) -> {};
+
   static {
     try {
       // libvirt-java keeps the native virDomainPtr package-private; the JNA calls need it.
@@ -30,7 +34,7 @@ final class Libvirt {
       CONNECT_POINTER.setAccessible(true);
       // libvirt's default error handler prints every failed call to stderr, including the
       // expected "domain not found" when polling races the end of a job.
-      Connect.setErrorCallback((userData, error) -> {});
+      Connect.setErrorCallback(QUIET);
       // Events (a job's completed statistics) need libvirt's event loop registered before any
       // connection opens, and a thread that runs it.
       org.libvirt.Library.initEventLoop();
@@ -135,11 +139,19 @@ final class Libvirt {
     }
   }
 
-  static Pointer ptr(org.libvirt.Domain d) {
+  /**
+   * Calls {@code f} with {@code d}'s native pointer while keeping {@code d} reachable. libvirt-java
+   * frees a domain in its finalizer: once the pointer is read, nothing else holds {@code d}, and a
+   * GC during a long call (a migration holds one for minutes) would free the virDomainPtr under
+   * libvirt's feet (glibc then aborts the JVM).
+   */
+  static <T> T withPtr(org.libvirt.Domain d, Function<Pointer, T> f) {
     try {
-      return ((PointerType) DOMAIN_POINTER.get(d)).getPointer();
+      return f.apply(((PointerType) DOMAIN_POINTER.get(d)).getPointer());
     } catch (IllegalAccessException e) {
       throw new IllegalStateException(e);
+    } finally {
+      Reference.reachabilityFence(d);
     }
   }
 

@@ -45,6 +45,7 @@ public final class LibvirtHypervisor implements Hypervisor {
   private final BlockMigrationDisks disks;
   private final JobControl control;
   private final Reattach reattach;
+  private final JobCompletedEvents events;
 
   /**
    * Connects to the local libvirt.
@@ -59,8 +60,8 @@ public final class LibvirtHypervisor implements Hypervisor {
     this.lv = new Libvirt(host, uri, destinationUri);
     // The outbound migrations run from this process, shared by every part that must know of them.
     Map<String, MigrationJob> jobs = new ConcurrentHashMap<>();
-    JobCompletedEvents events = JobCompletedEvents.register(lv);
-    MigrationOutcome outcome = new MigrationOutcome(lv, events);
+    this.events = JobCompletedEvents.register(lv);
+    MigrationOutcome outcome = new MigrationOutcome(lv, this.events);
     this.inventory = new Inventory(lv, settings, jobs);
     this.incoming = new Incoming(lv, new Preflight(lv, settings), jobs);
     this.disks = new BlockMigrationDisks(lv);
@@ -258,6 +259,7 @@ public final class LibvirtHypervisor implements Hypervisor {
 
   @Override
   public void close() {
+    events.close();
     lv.close();
   }
 

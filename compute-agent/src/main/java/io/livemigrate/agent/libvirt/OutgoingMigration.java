@@ -144,8 +144,11 @@ final class OutgoingMigration {
           dest,
           Integer.toHexString(migrateFlags));
       int rc =
-          VirtNative.LIB.virDomainMigrateToURI3(
-              Libvirt.ptr(dom), dest, params.getValue(), n.getValue(), migrateFlags);
+          Libvirt.withPtr(
+              dom,
+              p ->
+                  VirtNative.LIB.virDomainMigrateToURI3(
+                      p, dest, params.getValue(), n.getValue(), migrateFlags));
       if (rc < 0) {
         String msg = VirtNative.LIB.virGetLastErrorMessage();
         boolean cancelled = job.aborted || (msg != null && msg.contains("canceled by client"));
