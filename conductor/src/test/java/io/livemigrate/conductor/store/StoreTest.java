@@ -455,7 +455,8 @@ class StoreTest {
                       true,
                       false,
                       T0,
-                      List.of("compute-2")));
+                      List.of("compute-2"),
+                      HostRow.Limits.NOVA));
           t.inventory().upsertInstance(instanceRow("i-1", "web-01", "compute-1"));
           t.inventory().upsertInstance(instanceRow("i-2", "web-02", "compute-1"));
           t.inventory()
