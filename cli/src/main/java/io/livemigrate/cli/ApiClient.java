@@ -54,6 +54,18 @@ final class ApiClient {
     return send("GET", path, null, VERSION);
   }
 
+  /** The objects of the list {@code key} that a GET of {@code path} answers. */
+  List<JsonObject> list(String path, String key) {
+    List<JsonObject> l = new ArrayList<>();
+    for (Object o : get(path).getJsonArray(key)) l.add((JsonObject) o);
+    return l;
+  }
+
+  /** {@code path}, filtered to one host when {@code host} is given. */
+  static String onHost(String path, String host) {
+    return path + (host == null ? "" : "?host=" + q(host));
+  }
+
   JsonObject send(String method, String path, JsonObject body, String version) {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(URI.create(endpoint + path))

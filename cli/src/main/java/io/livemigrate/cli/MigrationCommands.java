@@ -200,22 +200,24 @@ final class MigrationCommands {
       if (host != null) q.add("host=" + ApiClient.q(host));
       if (limit != null) q.add("limit=" + limit);
       String path = "/os-migrations" + (q.isEmpty() ? "" : "?" + String.join("&", q));
-      List<JsonObject> l = new ArrayList<>();
-      for (Object o : api.get(path).getJsonArray("migrations")) l.add((JsonObject) o);
+      List<JsonObject> l = api.list(path, "migrations");
       Map<String, String> names = l.isEmpty() ? Map.of() : api.serverNames();
       Output.list(out, output, wide, columns(names), l);
       return 0;
     }
   }
 
-  @Command(name = "show", description = "One migration of a server, in progress or finished.")
-  static final class Show extends ClientCommand {
+  /** A command on one migration of one server: {@code SERVER MIGRATION}. */
+  abstract static class OneMigration extends ClientCommand {
     @Parameters(index = "0", paramLabel = "SERVER", description = "Server name or ID")
     String server;
 
     @Parameters(index = "1", paramLabel = "MIGRATION", description = "Migration id")
     long id;
+  }
 
+  @Command(name = "show", description = "One migration of a server, in progress or finished.")
+  static final class Show extends OneMigration {
     @Override
     int run(ApiClient api) {
       JsonObject s = api.server(server);
@@ -226,13 +228,7 @@ final class MigrationCommands {
   }
 
   @Command(name = "abort", description = "Abort an in-progress live migration.")
-  static final class Abort extends ClientCommand {
-    @Parameters(index = "0", paramLabel = "SERVER", description = "Server name or ID")
-    String server;
-
-    @Parameters(index = "1", paramLabel = "MIGRATION", description = "Migration id")
-    long id;
-
+  static final class Abort extends OneMigration {
     @Override
     int run(ApiClient api) {
       JsonObject s = api.server(server);
@@ -246,13 +242,7 @@ final class MigrationCommands {
   @Command(
       name = "force-complete",
       description = "Force a running live migration to complete (pause or post-copy).")
-  static final class ForceComplete extends ClientCommand {
-    @Parameters(index = "0", paramLabel = "SERVER", description = "Server name or ID")
-    String server;
-
-    @Parameters(index = "1", paramLabel = "MIGRATION", description = "Migration id")
-    long id;
-
+  static final class ForceComplete extends OneMigration {
     @Override
     int run(ApiClient api) {
       JsonObject s = api.server(server);

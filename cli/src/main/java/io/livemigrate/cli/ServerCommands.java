@@ -2,7 +2,6 @@ package io.livemigrate.cli;
 
 import io.livemigrate.cli.Output.Column;
 import io.vertx.core.json.JsonObject;
-import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -49,10 +48,12 @@ final class ServerCommands {
 
     @Override
     int run(ApiClient api) {
-      String path = "/servers/detail" + (host == null ? "" : "?host=" + ApiClient.q(host));
-      List<JsonObject> l = new ArrayList<>();
-      for (Object o : api.get(path).getJsonArray("servers")) l.add((JsonObject) o);
-      Output.list(out, output, wide, COLUMNS, l);
+      Output.list(
+          out,
+          output,
+          wide,
+          COLUMNS,
+          api.list(ApiClient.onHost("/servers/detail", host), "servers"));
       return 0;
     }
   }

@@ -5,7 +5,6 @@ import io.livemigrate.cli.Output.Column;
 import io.livemigrate.cli.Output.Format;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -50,10 +49,8 @@ final class ServiceCommands {
 
     @Override
     int run(ApiClient api) {
-      String path = "/os-services" + (host == null ? "" : "?host=" + ApiClient.q(host));
-      List<JsonObject> l = new ArrayList<>();
-      for (Object o : api.get(path).getJsonArray("services")) l.add((JsonObject) o);
-      Output.list(out, output, wide, COLUMNS, l);
+      Output.list(
+          out, output, wide, COLUMNS, api.list(ApiClient.onHost("/os-services", host), "services"));
       return 0;
     }
   }
