@@ -313,7 +313,26 @@ class MultiHostIT {
         "LIVEMIGRATE_LIBVIRT__LIVE_MIGRATION_INBOUND_ADDRS",
         "hostb=10.77.88.2,hostc=10.77.88.3",
         "LIVEMIGRATE_COMPUTE__STATE_DIR",
-        "/var/lib/livemigrate/compute-" + host);
+        "/var/lib/livemigrate/compute-" + host,
+        "LIVEMIGRATE_LIBVIRT__VIRT_TYPE",
+        VIRT_TYPE);
+  }
+
+  /**
+   * What the testbed's guests run on (testbed.sh makes the same choice): KVM where this machine has
+   * it, else QEMU's TCG. A compute host without KVM says {@code virt_type = qemu}, as in Nova; with
+   * the default (kvm), libvirt reports the guests' CPU models unusable and the scheduler rightly
+   * refuses the host.
+   */
+  static final String VIRT_TYPE = kvm() ? "kvm" : "qemu";
+
+  private static boolean kvm() {
+    try {
+      return Files.isWritable(Path.of("/dev/kvm"))
+          && Files.readString(Path.of("/proc/cpuinfo")).matches("(?s).*\\b(vmx|svm)\\b.*");
+    } catch (java.io.IOException e) {
+      return false;
+    }
   }
 
   /**
