@@ -830,4 +830,52 @@ class LibvirtMigrationTest {
     assertEquals("completed", m.getString("status"), m.encode());
     assertRunsOnlyOn(guest, "lm-ac", "HostC");
   }
+
+  /**
+   * Issue 12: an operator moves a guest with {@code virsh migrate}, outside livemigrate. The API
+   * shows its real host within a report interval (1 s here; the bound allows a loaded machine),
+   * with an {@code instance.host_corrected} notification, and no migration is recorded for it.
+   */
+  @Test
+  @Order(13)
+  void m_aGuestMovedByVirshBehindOurBackShowsItsRealHost() throws Exception {
+    String guest = boot("lm-virsh", "--rate", "1", "--ws", "16");
+    try (Notifications n = Notifications.listen(broker.url(), namespace)) {
+      Process virsh =
+          new ProcessBuilder(
+                  "virsh",
+                  "-c",
+                  URIS.get("HostB"),
+                  "migrate",
+                  "--live",
+                  "--p2p",
+                  "--persistent",
+                  "--undefinesource",
+                  "--migrateuri",
+                  "tcp://10.77.88.3",
+                  guest,
+                  URIS.get("HostC"))
+              .redirectErrorStream(true)
+              .start();
+      String out = new String(virsh.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(virsh.waitFor(120, TimeUnit.SECONDS), "virsh migrate finished");
+      assertEquals(0, virsh.exitValue(), "virsh migrate: " + out);
+      long t0 = System.nanoTime();
+      assertEquals(List.of("hostc"), where("lm-virsh"), "libvirt runs it on HostC only");
+      Http.until(
+          "the API to show HostC", Duration.ofSeconds(10), () -> "HostC".equals(host(guest)));
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      JsonObject corrected =
+          n.await("instance.host_corrected", "instance_uuid", guest, Duration.ofSeconds(5));
+      JsonObject p = corrected.getJsonObject("payload");
+      assertEquals("HostB", p.getString("before"), corrected.encode());
+      assertEquals("HostC", p.getString("after"), corrected.encode());
+      assertEquals("ACTIVE", status(guest));
+      assertEquals(null, latest(guest), "a correction, not a migration of ours");
+      results.add(
+          String.format(
+              "(m) virsh migrate behind our back: API showed HostC %.1f s later", seconds));
+    }
+    assertRunsOnlyOn(guest, "lm-virsh", "HostC");
+  }
 }
