@@ -27,7 +27,8 @@ LIVEMIGRATE_ADMIN_TOKEN=$TOKEN java -jar "$JAR" all-in-one \
   --config "$WORK/bench.conf" --api-port "$PORT" --data "$WORK/data" \
   --rabbitmq amqp://guest:guest@127.0.0.1:5672 > "$WORK/aio.log" 2>&1 &
 PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+# errexit holds inside the trap too: the killed JVM's status (143) must not become the script's.
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 E=http://127.0.0.1:$PORT/v2.1
 VM=d1df1b5a-70c4-4fed-98b7-423362f2c47c
 for _ in $(seq 1 100); do
