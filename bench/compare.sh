@@ -5,6 +5,9 @@
 # alike, and prints each figure and the new/old ratio of the medians.
 #
 #   REV=199ee86 ROUNDS=2 N=20 bench/compare.sh
+#
+# N is the e2e run's migrations; the conductor benchmark keeps its own sizes (LOAD_N, default
+# 1000 migrations), whatever N says.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REV=${REV:-main}
@@ -20,9 +23,9 @@ for r in $(seq 1 "$ROUNDS"); do
   for side in old new; do
     tree=.; [ "$side" = old ] && tree=$OLD
     echo "round $r, $side: e2e latency" >&2
-    TREE=$tree bash bench/e2e-latency.sh > "$OUT/e2e-$side-$r.txt"
+    TREE=$tree N=${N:-20} bash bench/e2e-latency.sh > "$OUT/e2e-$side-$r.txt"
     echo "round $r, $side: conductor load" >&2
-    TREE=$tree bash bench/conductor-load.sh > "$OUT/load-$side-$r.txt" || true
+    TREE=$tree N=${LOAD_N:-1000} bash bench/conductor-load.sh > "$OUT/load-$side-$r.txt" || true
   done
 done
 python3 - "$OUT" "$ROUNDS" "$REV" <<'PY'
