@@ -32,7 +32,7 @@ final class DestinationCheck {
 
   static Verdict check(StepContext c, MigrationRow m, String dest) {
     InstanceRow inst = c.tx().inventory().instance(m.instanceUuid).orElseThrow();
-    List<Claimed> claimed = c.tx().migrations().claimed();
+    List<Claimed> claimed = c.tx().migrations().claimedAt(m.sourceCompute, dest);
     Optional<HostRow> source = c.tx().inventory().host(m.sourceCompute);
     if (source.isPresent() && source.get().limits().maxOutbound() > 0) {
       long out =

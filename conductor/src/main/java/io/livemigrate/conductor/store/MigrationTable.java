@@ -161,14 +161,33 @@ public final class MigrationTable {
    * only for block migration), for the scheduler's snapshot and the conductor's own check.
    */
   public List<io.livemigrate.common.contract.SchedulerMessages.Claimed> claimed() {
-    return tx.handle()
-        .createQuery(
-            "SELECT m.instance_uuid, m.source_compute, m.dest_compute, i.vcpus, i.memory_mb,"
-                + " CASE WHEN m.block_migration THEN i.disk_gb ELSE 0 END AS disk FROM migrations"
-                + " m JOIN instances i ON i.uuid = m.instance_uuid WHERE m."
-                + UNFINISHED
-                + " AND m.dest_compute IS NOT NULL AND m.source_compute IS NOT NULL")
-        .map(
+    return claims(tx.handle().createQuery(CLAIMED));
+  }
+
+  /**
+   * The claims that count for a migration from {@code source} to {@code dest}: those leaving the
+   * source or arriving at the destination. A destination check per migration that read every claim
+   * made a burst of N migrations cost N² rows.
+   */
+  public List<io.livemigrate.common.contract.SchedulerMessages.Claimed> claimedAt(
+      String source, String dest) {
+    return claims(
+        tx.handle()
+            .createQuery(CLAIMED + " AND (m.source_compute = :s OR m.dest_compute = :d)")
+            .bind("s", source)
+            .bind("d", dest));
+  }
+
+  private static final String CLAIMED =
+      "SELECT m.instance_uuid, m.source_compute, m.dest_compute, i.vcpus, i.memory_mb,"
+          + " CASE WHEN m.block_migration THEN i.disk_gb ELSE 0 END AS disk FROM migrations"
+          + " m JOIN instances i ON i.uuid = m.instance_uuid WHERE m."
+          + UNFINISHED
+          + " AND m.dest_compute IS NOT NULL AND m.source_compute IS NOT NULL";
+
+  private static List<io.livemigrate.common.contract.SchedulerMessages.Claimed> claims(
+      org.jdbi.v3.core.statement.Query q) {
+    return q.map(
             (rs, ctx) ->
                 new io.livemigrate.common.contract.SchedulerMessages.Claimed(
                     rs.getString("instance_uuid"),
