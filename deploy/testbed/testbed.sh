@@ -12,12 +12,13 @@
 # Subcommands (all idempotent):
 #   install            apt packages that are missing, the guest kernel and initramfs
 #   up                 bridge, namespaces, both daemons, a dir storage pool on each host
-#   guest NAME [--host H] [--rate MIBS] [--ws MIB] [--disk MIB] [--shared] [--cpu-require F]
+#   guest NAME [--host H] [--rate MIBS] [--ws MIB] [--disk MIB] [--shared] [--nova] [--cpu-require F]
 #                      removes every domain of the testbed, then defines and boots NAME on H
 #                      (default hostb) and waits for its first heartbeat; --disk gives it a local
 #                      qcow2 disk of that size (non-zero data) for block migration, with --shared
-#                      on the storage both hosts see instead; --cpu-require gives it a <cpu>
-#                      (qemu64) that requires CPU feature F
+#                      on the storage both hosts see instead; --nova writes Nova's
+#                      <nova:instance> owner metadata instead of livemigrate's; --cpu-require
+#                      gives it a <cpu> (qemu64) that requires CPU feature F
 #   tls-certs          makes a CA and per-host certificates (server and client, for the hosts'
 #                      addresses) for QEMU's native TLS migration; qemu.conf points at them
 #   rate MIBS [NAME]   sets the running guest's dirtying rate (MiB/s) through its serial console
@@ -326,8 +327,30 @@ cmd_ticks() {
   { grep -ao 'lm-guest: tick=[0-9]*' "$f" || true; } | tail -1 | sed 's/.*tick=//'
 }
 
+# Who owns the guest, as the agent reads it: livemigrate's own element, or with --nova what
+# nova-compute writes into every domain it defines (<nova:instance>; project and user by uuid).
+# Reads cmd_guest's locals (name, disk, nova).
+guest_metadata() {
+  if [ -n "$nova" ]; then
+    cat <<EOF
+<nova:instance xmlns:nova="http://openstack.org/xmlns/libvirt/nova/1.1">
+      <nova:name>$name</nova:name>
+      <nova:flavor name="m1.nano"><nova:memory>256</nova:memory><nova:disk>$(( (disk + 1023) / 1024 ))</nova:disk><nova:vcpus>1</nova:vcpus></nova:flavor>
+      <nova:owner><nova:user uuid="0a1b2c3d4e5f40718293a4b5c6d7e8f9">tester</nova:user><nova:project uuid="f9e8d7c6b5a44938271605f4e3d2c1b0">testbed</nova:project></nova:owner>
+    </nova:instance>
+EOF
+  else
+    cat <<EOF
+<lm:instance xmlns:lm="https://livemigrate.io/xmlns/instance/1.0">
+      <lm:project>testbed</lm:project><lm:user>testbed</lm:user><lm:flavor>m1.tiny</lm:flavor>
+      <lm:disk_gb>$(( (disk + 1023) / 1024 ))</lm:disk_gb>
+    </lm:instance>
+EOF
+  fi
+}
+
 cmd_guest() {
-  local name=$1 host=hostb rate=8 ws=64 disk=0 shared= cpu_xml=
+  local name=$1 host=hostb rate=8 ws=64 disk=0 shared= cpu_xml= nova=
   shift
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -336,6 +359,7 @@ cmd_guest() {
       --ws) ws=$2; shift 2 ;;
       --disk) disk=$2; shift 2 ;;
       --shared) shared=1; shift ;;
+      --nova) nova=1; shift ;;
       --cpu-require) cpu_xml="<cpu mode='custom' match='exact' check='partial'><model fallback='forbid'>qemu64</model><feature policy='require' name='$2'/></cpu>"; shift 2 ;;
       *) die "guest: unknown option $1" ;;
     esac
@@ -367,12 +391,7 @@ cmd_guest() {
 <domain type='$(domain_type)'>
   <name>$name</name>
   <uuid>$uuid</uuid>
-  <metadata>
-    <lm:instance xmlns:lm="https://livemigrate.io/xmlns/instance/1.0">
-      <lm:project>testbed</lm:project><lm:user>testbed</lm:user><lm:flavor>m1.tiny</lm:flavor>
-      <lm:disk_gb>$(( (disk + 1023) / 1024 ))</lm:disk_gb>
-    </lm:instance>
-  </metadata>
+  <metadata>$(guest_metadata)</metadata>
   <memory unit='MiB'>256</memory>
   <vcpu>1</vcpu>
   $cpu_xml

@@ -878,4 +878,18 @@ class LibvirtMigrationTest {
     }
     assertRunsOnlyOn(guest, "lm-virsh", "HostC");
   }
+
+  /**
+   * Issue 14: a domain nova-compute defined (its {@code <nova:instance>} metadata) becomes a server
+   * of that project and user, with its flavor, as Nova would show it.
+   */
+  @Test
+  @Order(14)
+  void n_aDomainWithNovasMetadataIsTheServerOfItsProject() throws Exception {
+    String guest = boot("lm-nova", "--nova", "--rate", "1", "--ws", "16");
+    JsonObject s = server(guest);
+    assertEquals("f9e8d7c6b5a44938271605f4e3d2c1b0", s.getString("tenant_id"), s.encode());
+    assertEquals("0a1b2c3d4e5f40718293a4b5c6d7e8f9", s.getString("user_id"), s.encode());
+    assertEquals("m1.nano", s.getJsonObject("flavor").getString("id"), s.encode());
+  }
 }

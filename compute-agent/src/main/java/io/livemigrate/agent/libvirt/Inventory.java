@@ -7,8 +7,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.libvirt.DomainInfo;
 import org.libvirt.LibvirtException;
 import org.libvirt.NodeInfo;
@@ -75,7 +73,7 @@ final class Inventory {
   private Hypervisor.Domain describe(org.libvirt.Domain d) throws LibvirtException {
     DomainInfo info = d.getInfo();
     String xml = d.getXMLDesc(0);
-    String disk = meta(xml, "disk_gb");
+    DomainMetadata owner = DomainMetadata.of(xml);
     String uuid = d.getUUIDString();
     String state = state(info.state);
     GuestMeasure m = measures.computeIfAbsent(uuid, u -> new GuestMeasure());
@@ -88,10 +86,10 @@ final class Inventory {
         state,
         info.nrVirtCpu,
         info.maxMem / 1024,
-        disk == null ? 0 : Long.parseLong(disk),
-        meta(xml, "project"),
-        meta(xml, "user"),
-        meta(xml, "flavor"),
+        owner.diskGb(),
+        owner.projectId(),
+        owner.userId(),
+        owner.flavor(),
         GuestXml.cpu(xml),
         GuestXml.machine(xml),
         m.dirtyRateBps(),
@@ -165,15 +163,5 @@ final class Inventory {
       case VIR_DOMAIN_PAUSED, VIR_DOMAIN_PMSUSPENDED -> "paused";
       default -> "shutoff";
     };
-  }
-
-  /** A metadata element's text; the prefix libvirt writes back is not ours to rely on. */
-  private static String meta(String xml, String element) {
-    int ns = xml.indexOf(LibvirtHypervisor.METADATA_NS);
-    if (ns < 0) return null;
-    Matcher m =
-        Pattern.compile("<(?:\\w+:)?" + element + ">([^<]*)</(?:\\w+:)?" + element + ">")
-            .matcher(xml);
-    return m.find(ns) ? m.group(1).trim() : null;
   }
 }
