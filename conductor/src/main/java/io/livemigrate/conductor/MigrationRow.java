@@ -137,6 +137,20 @@ public final class MigrationRow {
   public long postMigratingMs;
   public long finishedMs;
 
+  /**
+   * The column values as the store last read or wrote them, so that an update writes only what
+   * changed (a progress sample changes a dozen of the row's columns). Not a column; not copied.
+   */
+  private Object[] stored;
+
+  public Object[] stored() {
+    return stored;
+  }
+
+  public void stored(Object[] values) {
+    this.stored = values;
+  }
+
   /** Actions kept per migration; older ones are dropped so a long migration stays bounded. */
   public static final int MAX_ACTIONS = 200;
 

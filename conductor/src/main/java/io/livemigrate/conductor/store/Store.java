@@ -88,8 +88,10 @@ public final class Store implements AutoCloseable {
    * batch; give it the same patience PostgreSQL has by default (none needed there).
    */
   private static String h2Url(String url) {
-    if (!url.startsWith("jdbc:h2:") || url.toUpperCase().contains("LOCK_TIMEOUT")) return url;
-    return url + ";LOCK_TIMEOUT=10000";
+    if (!url.startsWith("jdbc:h2:")) return url;
+    String upper = url.toUpperCase();
+    if (!upper.contains("LOCK_TIMEOUT")) url += ";LOCK_TIMEOUT=10000";
+    return url;
   }
 
   private void migrate() {

@@ -253,6 +253,45 @@ class StoreTest {
     assertAllFieldsEqual(changed, tx(t -> t.migrations().byId(m.id)).orElseThrow(), "updated");
   }
 
+  /**
+   * An update writes the columns its row changed since it was read, nothing else: a column another
+   * statement of the same transaction wrote meanwhile keeps that value, and a second update in the
+   * transaction writes only its own change.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("databases")
+  void anUpdateWritesOnlyTheColumnsItsRowChanged(String kind) throws Exception {
+    open(kind);
+    MigrationRow m = migration("i-2");
+    tx(
+        t -> {
+          t.migrations().insert(m);
+          return null;
+        });
+    tx(
+        t -> {
+          MigrationRow row = t.migrations().lock(m.uuid).orElseThrow();
+          t.handle()
+              .createUpdate("UPDATE migrations SET message = 'behind' WHERE uuid = :u")
+              .bind("u", m.uuid)
+              .execute();
+          row.memoryProcessed = 42;
+          t.migrations().update(row);
+          t.handle()
+              .createUpdate("UPDATE migrations SET bandwidth = 7 WHERE uuid = :u")
+              .bind("u", m.uuid)
+              .execute();
+          row.iteration = 3;
+          t.migrations().update(row);
+          return null;
+        });
+    MigrationRow back = tx(t -> t.migrations().byUuid(m.uuid)).orElseThrow();
+    assertEquals("behind", back.message, "an unchanged column is not written");
+    assertEquals(7, back.bandwidth, "nor after a second update");
+    assertEquals(42, back.memoryProcessed);
+    assertEquals(3, back.iteration);
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("databases")
   void longTextIsClippedToItsColumn(String kind) throws Exception {
