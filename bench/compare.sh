@@ -19,10 +19,23 @@ echo "building $REV in $OLD and this checkout ($(git rev-parse --short HEAD))"
 (cd "$OLD" && mvn -B -q -ntp -DskipTests package) > "$OLD/build.log" 2>&1 || { tail -20 "$OLD/build.log"; exit 1; }
 mvn -B -q -ntp -DskipTests package > /dev/null
 OUT=$(mktemp -d)
+# The all-in-one uses the default bus namespace, whose queues and exchanges the two revisions may
+# declare differently (classic queues became quorum ones, a direct exchange a topic one): remove
+# them before each side's run.
+reset_exchanges() {
+  command -v rabbitmqctl >/dev/null || return 0
+  for q in $(rabbitmqctl -q list_queues name 2>/dev/null | grep '^livemigrate\.'); do
+    rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
+  done
+  for x in commands events notifications parking unroutable; do
+    rabbitmqctl eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"livemigrate.$x\">>), false, <<\"compare\">>)." >/dev/null 2>&1 || true
+  done
+}
 for r in $(seq 1 "$ROUNDS"); do
   for side in old new; do
     tree=.; [ "$side" = old ] && tree=$OLD
     echo "round $r, $side: e2e latency" >&2
+    reset_exchanges
     TREE=$tree N=${N:-20} bash bench/e2e-latency.sh > "$OUT/e2e-$side-$r.txt"
     echo "round $r, $side: conductor load" >&2
     TREE=$tree N=${LOAD_N:-1000} bash bench/conductor-load.sh > "$OUT/load-$side-$r.txt" || true

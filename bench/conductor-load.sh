@@ -9,6 +9,9 @@
 # The store is the default H2 file, in a temporary directory.
 #
 #   N=1000 HOSTS=20 QUIET=30 WINDOW=60 POLL_MS=100 SAMPLE=20 bench/conductor-load.sh
+#
+# CONDUCTOR_JAVA_OPTS adds options to the conductor's JVM, e.g. a flight recording:
+#   CONDUCTOR_JAVA_OPTS=-XX:StartFlightRecording=filename=/tmp/c.jfr,settings=profile
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TREE=$(cd "${TREE:-.}" && pwd)
@@ -52,7 +55,7 @@ port = 0
 CONF
 CPU_PIN=()
 command -v taskset >/dev/null && CPU_PIN=(taskset -c 0,1)
-LIVEMIGRATE_ADMIN_TOKEN=$TOKEN "${CPU_PIN[@]}" java -Xmx512m -jar "$TREE/cli/target/livemigrate.jar" \
+LIVEMIGRATE_ADMIN_TOKEN=$TOKEN "${CPU_PIN[@]}" java -Xmx512m ${CONDUCTOR_JAVA_OPTS:-} -jar "$TREE/cli/target/livemigrate.jar" \
   serve conductor --config "$WORK/bench.conf" > "$WORK/conductor.log" 2>&1 &
 CPID=$!
 for _ in $(seq 1 120); do
