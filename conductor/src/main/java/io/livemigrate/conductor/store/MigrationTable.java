@@ -441,22 +441,29 @@ public final class MigrationTable {
 
   private static MigrationRow read(ResultSet rs) throws SQLException {
     MigrationRow m = new MigrationRow();
+    // The column values as stored, in the form values() binds them: what an update compares with.
+    Object[] stored = new Object[COLUMNS.size()];
     try {
       for (int i = 0; i < COLUMNS.size(); i++) {
         Column c = COLUMNS.get(i);
         int p = i + 1;
         Class<?> t = c.field.getType();
         Object v;
-        if (t == long.class) v = rs.getLong(p);
-        else if (t == int.class) v = rs.getInt(p);
-        else if (t == boolean.class) v = rs.getBoolean(p);
-        else if (t == String.class) v = rs.getString(p);
-        else if (t == MigrationStatus.class) v = MigrationStatus.fromWire(rs.getString(p));
-        else if (t == Step.class) {
+        if (t == long.class) v = stored[i] = rs.getLong(p);
+        else if (t == int.class) v = stored[i] = rs.getInt(p);
+        else if (t == boolean.class) v = stored[i] = rs.getBoolean(p);
+        else if (t == String.class) v = stored[i] = rs.getString(p);
+        else if (t == MigrationStatus.class) {
           String s = rs.getString(p);
+          stored[i] = s;
+          v = MigrationStatus.fromWire(s);
+        } else if (t == Step.class) {
+          String s = rs.getString(p);
+          stored[i] = s;
           v = s == null ? null : Step.fromWire(s);
         } else if (t == List.class) {
           String s = rs.getString(p);
+          stored[i] = s == null ? "" : s;
           v =
               s == null || s.isEmpty()
                   ? new ArrayList<String>()
@@ -467,7 +474,7 @@ public final class MigrationTable {
     } catch (IllegalAccessException e) {
       throw new IllegalStateException(e);
     }
-    m.stored(values(m));
+    m.stored(stored);
     return m;
   }
 }
