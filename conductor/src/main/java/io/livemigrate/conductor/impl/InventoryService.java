@@ -83,7 +83,7 @@ final class InventoryService implements Inventory {
     return tx.run(
             c -> {
               apply(c, r, sentMs);
-              return reconciler.afterReport(c, r.host(), reported);
+              return reconciler.afterReport(c, r.host(), reported, r.jobs());
             })
         .compose(
             migrations -> {

@@ -239,6 +239,24 @@ public final class MigrationTable {
         Map.of("h", host));
   }
 
+  /** A migration copying from a host, as the reconciler first looks at it. */
+  public record Transfer(String uuid, String instanceUuid, long jobMissingSinceMs) {}
+
+  /** Migrations whose transfer runs from {@code source} (running or post-copy, being followed). */
+  public List<Transfer> transfersFrom(String source) {
+    return tx.handle()
+        .createQuery(
+            "SELECT uuid, instance_uuid, job_missing_since_ms FROM migrations WHERE source_compute"
+                + " = :s AND status IN (:running, :postcopy) AND step IN (:monitor, :abort)")
+        .bind("s", source)
+        .bind("running", MigrationStatus.RUNNING.wire())
+        .bind("postcopy", MigrationStatus.POSTCOPY.wire())
+        .bind("monitor", Step.MONITOR.wire())
+        .bind("abort", Step.ABORT.wire())
+        .map((rs, ctx) -> new Transfer(rs.getString(1), rs.getString(2), rs.getLong(3)))
+        .list();
+  }
+
   /**
    * What every unfinished migration with a destination claims there: the instance's resources (disk
    * only for block migration), for the scheduler's snapshot and the conductor's own check.
