@@ -47,7 +47,7 @@ final class BlockMigrationDisks {
         String format = m.group(1);
         String path = m.group(2);
         paths.add(path);
-        long capacity = lv.conn.storageVolLookupByPath(path).getInfo().capacity;
+        long capacity = lv.conn().storageVolLookupByPath(path).getInfo().capacity;
         String dir = path.substring(0, path.lastIndexOf('/'));
         String name = path.substring(path.lastIndexOf('/') + 1);
         StoragePool pool = poolAt(c.conn(), dir, dest);
@@ -130,7 +130,7 @@ final class BlockMigrationDisks {
     if (paths == null) return;
     for (String p : paths) {
       try {
-        lv.conn.storageVolLookupByPath(p).delete(0);
+        lv.conn().storageVolLookupByPath(p).delete(0);
       } catch (LibvirtException e) {
         LOG.warn("[host {}] could not remove {}: {}", lv.host, p, e.getMessage());
       }

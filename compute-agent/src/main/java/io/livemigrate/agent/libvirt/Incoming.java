@@ -36,8 +36,8 @@ final class Incoming {
   void prepare(IncomingSpec spec) throws HypervisorException {
     preflight.check(spec);
     try {
-      lv.conn.getVersion();
-      for (org.libvirt.Domain d : lv.conn.listAllDomains(1 /* ACTIVE */)) {
+      lv.conn().getVersion();
+      for (org.libvirt.Domain d : lv.conn().listAllDomains(1 /* ACTIVE */)) {
         if (d.getUUIDString().equals(spec.uuid()) && !jobs.containsKey(spec.uuid())) {
           throw new HypervisorException(
               "PREPARE_FAILED", "instance " + spec.uuid() + " already runs on " + lv.host);
@@ -57,7 +57,7 @@ final class Incoming {
    *     migration; HYPERVISOR_ERROR if it is here in any other state but running
    */
   void finish(String uuid) throws HypervisorException {
-    org.libvirt.Domain d = lv.lookup(lv.conn, uuid);
+    org.libvirt.Domain d = lv.lookup(lv.conn(), uuid);
     IntByReference state = new IntByReference();
     IntByReference reason = new IntByReference();
     if (Libvirt.withPtr(d, p -> VirtNative.LIB.virDomainGetState(p, state, reason, 0)) < 0) {

@@ -42,10 +42,10 @@ final class Inventory {
 
   HostResources resources() {
     try {
-      NodeInfo n = lv.conn.nodeInfo();
+      NodeInfo n = lv.conn().nodeInfo();
       long diskGb = 0;
-      for (String name : lv.conn.listStoragePools()) {
-        diskGb += lv.conn.storagePoolLookupByName(name).getInfo().capacity >> 30;
+      for (String name : lv.conn().listStoragePools()) {
+        diskGb += lv.conn().storagePoolLookupByName(name).getInfo().capacity >> 30;
       }
       return new HostResources(n.cpus, n.memory / 1024, diskGb);
     } catch (LibvirtException e) {
@@ -56,7 +56,7 @@ final class Inventory {
   List<Hypervisor.Domain> listDomains() {
     List<Hypervisor.Domain> out = new ArrayList<>();
     try {
-      for (org.libvirt.Domain d : lv.conn.listAllDomains(0)) {
+      for (org.libvirt.Domain d : lv.conn().listAllDomains(0)) {
         try {
           out.add(describe(d));
         } catch (LibvirtException e) {
@@ -150,7 +150,7 @@ final class Inventory {
 
   List<String> sharedStorageWith() {
     try {
-      return SharedStorage.peers(lv.conn, settings.instancesPath, lv.host);
+      return SharedStorage.peers(lv.conn(), settings.instancesPath, lv.host);
     } catch (LibvirtException | HypervisorException e) {
       LOG.warn("[host {}] shared storage not checked: {}", lv.host, e.getMessage());
       return null;

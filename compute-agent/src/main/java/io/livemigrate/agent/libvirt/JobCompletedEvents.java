@@ -48,30 +48,38 @@ final class JobCompletedEvents {
 
   private final VirtNative.JobCompletedCallback callback = this::completed;
 
-  private final Pointer conn;
+  private Pointer conn;
 
   private int id = -1;
 
-  private JobCompletedEvents(String host, Pointer conn) {
+  private JobCompletedEvents(String host) {
     this.host = host;
-    this.conn = conn;
   }
 
-  /** Registers for the event of every domain on {@code lv}'s connection. */
+  /**
+   * Registers for the event of every domain on {@code lv}'s connection, and again on each
+   * connection that replaces it.
+   */
   static JobCompletedEvents register(Libvirt lv) {
-    JobCompletedEvents events = new JobCompletedEvents(lv.host, lv.connPtr());
-    REGISTERED.add(events);
-    events.id =
+    JobCompletedEvents events = new JobCompletedEvents(lv.host);
+    events.attach(lv.connPtr());
+    lv.onReconnect(c -> events.attach(Libvirt.connPtr(c)));
+    return events;
+  }
+
+  private synchronized void attach(Pointer c) {
+    // The lost connection's registration went with it; the callback stays held (REGISTERED).
+    conn = c;
+    REGISTERED.add(this);
+    id =
         VirtNative.LIB.virConnectDomainEventRegisterAny(
-            events.conn, null, VirtNative.EVENT_ID_JOB_COMPLETED, events.callback, null, null);
-    if (events.id < 0) {
-      REGISTERED.remove(events);
+            conn, null, VirtNative.EVENT_ID_JOB_COMPLETED, callback, null, null);
+    if (id < 0) {
       LOG.warn(
           "[host {}] no job-completed events (post-copy downtime unknown): {}",
-          lv.host,
+          host,
           VirtNative.LIB.virGetLastErrorMessage());
     }
-    return events;
   }
 
   private void completed(Pointer c, Pointer dom, Pointer params, int n, Pointer opaque) {
@@ -88,7 +96,7 @@ final class JobCompletedEvents {
   }
 
   /** Ends the registration; call before the connection is closed. */
-  void close() {
+  synchronized void close() {
     if (id >= 0 && VirtNative.LIB.virConnectDomainEventDeregisterAny(conn, id) == 0) {
       REGISTERED.remove(this);
     }

@@ -28,7 +28,7 @@ final class JobControl {
   Optional<JobStats> jobStats(String uuid) {
     MigrationJob job = jobs.get(uuid);
     try {
-      org.libvirt.Domain d = lv.conn.domainLookupByUUIDString(uuid);
+      org.libvirt.Domain d = lv.conn().domainLookupByUUIDString(uuid);
       Map<String, Long> v = JobValues.of(d.getJobStats(0));
       if (v.isEmpty() || v.get("type") == JobValues.JOB_CANCELLED) return Optional.empty();
       boolean postCopy = job != null && job.postCopy;
@@ -63,7 +63,7 @@ final class JobControl {
 
   /** A domain with a migration job running in libvirt, whoever started it. */
   private org.libvirt.Domain withJob(String uuid) throws HypervisorException {
-    org.libvirt.Domain d = lv.lookup(lv.conn, uuid);
+    org.libvirt.Domain d = lv.lookup(lv.conn(), uuid);
     try {
       if (JobValues.of(d.getJobStats(0)).isEmpty()) {
         throw new HypervisorException("NO_JOB", "no migration job runs for " + uuid);

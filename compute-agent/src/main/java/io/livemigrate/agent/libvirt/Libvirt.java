@@ -5,6 +5,9 @@ import com.sun.jna.PointerType;
 import io.livemigrate.agent.HypervisorException;
 import java.lang.ref.Reference;
 import java.lang.reflect.Field;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.libvirt.Connect;
 import org.libvirt.LibvirtException;
@@ -61,10 +64,18 @@ final class Libvirt {
   /** The local libvirt URI. */
   final String uri;
 
-  /** The connection shared by every call that does not hold one of its own. */
-  final Connect conn;
+  /**
+   * The connection shared by every call that does not hold one of its own; replaced by {@link
+   * #conn()} once libvirt closed it (libvirtd restarted, the host's link was cut).
+   */
+  private volatile Connect conn;
 
   private final Function<String, String> destinationUri;
+
+  /** Run after a reconnect with the new connection (event registrations). */
+  private final List<Consumer<Connect>> onReconnect = new CopyOnWriteArrayList<>();
+
+  private long lastAttemptNs;
 
   /**
    * @throws HypervisorException HYPERVISOR_ERROR if libvirt cannot be reached
@@ -75,6 +86,52 @@ final class Libvirt {
     this.uri = uri;
     this.destinationUri = destinationUri;
     this.conn = open(uri);
+  }
+
+  /**
+   * The shared connection, opened again first if libvirt closed it: a daemon restarted under a
+   * running agent, or keepalive gave up on a cut link. One attempt every 2 s at most; while none
+   * succeeds the dead connection is returned and calls fail with libvirt's error, as before.
+   */
+  Connect conn() {
+    Connect c = conn;
+    if (alive(c)) return c;
+    synchronized (this) {
+      if (conn != c) return conn;
+      long now = System.nanoTime();
+      if (now - lastAttemptNs < 2_000_000_000L) return c;
+      lastAttemptNs = now;
+      Connect fresh;
+      try {
+        fresh = open(uri);
+      } catch (HypervisorException e) {
+        LOG.warn(
+            "[host {}] libvirt connection lost; reconnecting failed: {}", host, e.getMessage());
+        return c;
+      }
+      conn = fresh;
+      LOG.warn("[host {}] libvirt connection lost; reconnected to {}", host, uri);
+      for (Consumer<Connect> r : onReconnect) r.accept(fresh);
+      try {
+        c.close();
+      } catch (LibvirtException e) {
+        LOG.debug("[host {}] closing the lost connection: {}", host, e.getMessage());
+      }
+      return fresh;
+    }
+  }
+
+  private static boolean alive(Connect c) {
+    try {
+      return c.isAlive();
+    } catch (LibvirtException e) {
+      return false;
+    }
+  }
+
+  /** Calls {@code r} with every new connection {@link #conn()} opens. */
+  void onReconnect(Consumer<Connect> r) {
+    onReconnect.add(r);
   }
 
   /** The libvirt URI a migration to {@code otherHost} goes to (and its libvirt answers at). */
@@ -109,7 +166,7 @@ final class Libvirt {
 
   long version() {
     try {
-      return conn.getVersion();
+      return conn().getVersion();
     } catch (LibvirtException e) {
       throw unreachable(e);
     }
@@ -128,7 +185,7 @@ final class Libvirt {
   }
 
   Pointer connPtr() {
-    return connPtr(conn);
+    return connPtr(conn());
   }
 
   static Pointer connPtr(Connect c) {

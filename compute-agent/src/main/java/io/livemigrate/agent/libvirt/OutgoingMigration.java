@@ -51,7 +51,7 @@ final class OutgoingMigration {
    */
   CompletableFuture<MigrationResult> start(String uuid, String destHost, MigrationFlags flags)
       throws HypervisorException {
-    org.libvirt.Domain dom = lv.lookup(lv.conn, uuid);
+    org.libvirt.Domain dom = lv.lookup(lv.conn(), uuid);
     String dest = lv.uriOf(destHost);
     MigrationJob job = new MigrationJob(uuid);
     if (jobs.putIfAbsent(uuid, job) != null) {
@@ -90,7 +90,7 @@ final class OutgoingMigration {
   private boolean sharedByMarker(String destHost) {
     if (!settings.sharedStorageByMarker) return false;
     try {
-      return SharedStorage.peers(lv.conn, settings.instancesPath, lv.host).contains(destHost);
+      return SharedStorage.peers(lv.conn(), settings.instancesPath, lv.host).contains(destHost);
     } catch (LibvirtException | HypervisorException e) {
       LOG.warn(
           "[host {}] storage markers not read, storage not trusted as shared: {}",

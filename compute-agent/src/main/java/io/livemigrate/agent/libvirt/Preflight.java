@@ -35,8 +35,8 @@ final class Preflight {
     long qemu;
     long libvirt;
     try {
-      qemu = lv.conn.getVersion();
-      libvirt = lv.conn.getLibVersion();
+      qemu = lv.conn().getVersion();
+      libvirt = lv.conn().getLibVersion();
     } catch (LibvirtException e) {
       throw new HypervisorException(
           "PREPARE_FAILED", "libvirt on " + lv.host + ": " + e.getMessage());
@@ -97,7 +97,7 @@ final class Preflight {
     if (Boolean.TRUE.equals(spec.sharedStorage())) {
       List<String> peers;
       try {
-        peers = SharedStorage.peers(lv.conn, instancesPath, lv.host);
+        peers = SharedStorage.peers(lv.conn(), instancesPath, lv.host);
       } catch (LibvirtException e) {
         throw new HypervisorException(
             "STORAGE_NOT_SHARED",

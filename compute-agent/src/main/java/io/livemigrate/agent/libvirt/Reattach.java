@@ -39,7 +39,7 @@ final class Reattach {
   Map<String, CompletableFuture<MigrationResult>> reattach(Map<String, String> destinations) {
     Map<String, CompletableFuture<MigrationResult>> found = new LinkedHashMap<>();
     try {
-      for (org.libvirt.Domain d : lv.conn.listAllDomains(1 /* ACTIVE */)) {
+      for (org.libvirt.Domain d : lv.conn().listAllDomains(1 /* ACTIVE */)) {
         String uuid = d.getUUIDString();
         Map<String, Long> v = JobValues.of(d.getJobStats(0));
         if (v.getOrDefault("operation", 0L) != JobValues.OPERATION_MIGRATION_OUT) continue;
@@ -66,7 +66,7 @@ final class Reattach {
       }
       boolean stillHere;
       try {
-        stillHere = lv.conn.domainLookupByUUIDString(job.uuid).isActive() == 1;
+        stillHere = lv.conn().domainLookupByUUIDString(job.uuid).isActive() == 1;
       } catch (LibvirtException e) {
         stillHere = false;
       }
