@@ -25,6 +25,8 @@
 #   where NAME         prints the hosts NAME runs on (one per line)
 #   ticks NAME HOST    prints the last heartbeat number NAME printed on HOST (empty if none)
 #   uri HOST           prints HOST's libvirt URI
+#   restart-libvirtd HOST  stops HOST's libvirtd (SIGTERM) and starts it again; guests run on
+#   link HOST up|down  takes HOST's network link down or up (cuts it off from everything)
 #   logs DIR           copies the guests' serial logs and the daemons' logs to DIR
 #   down               removes domains, daemons, QEMUs, namespaces, links and host state
 #   purge              down, then also the downloaded guest kernel
@@ -171,6 +173,60 @@ check_route() {
   ip route get "$(host_ip "$1")" | grep -q " dev $BR " || die "route to $(host_ip "$1") is not via $BR"
 }
 
+# Starts HOST's libvirtd in its namespaces (the network namespace must exist).
+start_daemon() {
+  local h=$1 d wrap=
+  d=$(hdir "$h")
+  if [ -x "$d/qemu-wrapper" ]; then
+    wrap="mount --bind /usr/bin/qemu-system-x86_64 '$d/qemu-real'
+      mount --bind '$d/qemu-wrapper' /usr/bin/qemu-system-x86_64"
+  fi
+  # ip netns exec and unshare both exec(), so $! is libvirtd itself. A private tmpfs on /run
+  # gives /run/libvirt a mount point without touching the root namespace.
+  # Descriptors above 2 are closed first: a caller's `flock /tmp/lm-testbed.lock ...` lock fd
+  # would otherwise live on in the daemons and hold the lock until `down`.
+  (
+  for fd in $(ls "/proc/$BASHPID/fd"); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+  exec ip netns exec "$(ns "$h")" unshare --mount --uts --propagation private -- /bin/sh -c "
+    hostname $h
+    mount -t tmpfs -o mode=755 lm-run /run
+    mkdir -p /run/libvirt /run/lock
+    mount --bind '$d/etc' /etc/libvirt
+    mount --bind '$d/run' /run/libvirt
+    mount --bind '$d/lib' /var/lib/libvirt
+    mount --bind '$d/log' /var/log/libvirt
+    mount --bind '$d/cache' /var/cache/libvirt
+    mount --bind '$STATE/shared' /var/lib/libvirt/shared
+    $wrap
+    exec /usr/sbin/libvirtd --listen --pid-file /run/libvirt/libvirtd.pid"
+  ) </dev/null >"$d/libvirtd.out" 2>&1 &
+  echo $! >"$d/libvirtd.pid"
+}
+
+wait_daemon() {
+  local ok=
+  for _ in $(seq 1 100); do daemon_alive "$1" && { ok=1; break; }; sleep 0.1; done
+  [ -n "$ok" ] || die "libvirtd on $1 did not come up (see $(hdir "$1")/libvirtd.out)"
+}
+
+# libvirtd stopped (SIGTERM, as systemctl restart does) and started again; the QEMU processes run
+# on (they are not its children in any way libvirtd needs) and the new daemon reconnects to them.
+cmd_restart_libvirtd() {
+  daemon_alive "$1" || die "libvirtd on $1 is not running"
+  kill_pidfile "$(hdir "$1")/libvirtd.pid"
+  start_daemon "$1"
+  wait_daemon "$1"
+  log "libvirtd on $1 restarted"
+}
+
+# The host's only link taken down or up (inside its network namespace): the host is cut off from
+# the agents and from the other host, as a failed switch port would do.
+cmd_link() {
+  case "$2" in up|down) ;; *) die "usage: link HOST up|down" ;; esac
+  ip -n "$(ns "$1")" link set eth0 "$2"
+  log "$1: eth0 $2"
+}
+
 cmd_up() {
   [ -s "$STATE/guest/vmlinuz" ] || die "run '$0 install' first"
   if daemon_alive hostb && daemon_alive hostc && ip link show "$BR" >/dev/null 2>&1; then
@@ -214,15 +270,12 @@ migration_host = "$ip"
 migrate_tls_x509_cert_dir = "/etc/libvirt/pki-migrate"
 migrate_tls_x509_verify = 1
 EOF
-    local wrap=
     if [ "$h" = hostc ] && [ -n "${LM_TESTBED_HOSTC_CPU_OFF-avx2}" ]; then
       local g= f
       for f in ${LM_TESTBED_HOSTC_CPU_OFF-avx2}; do g="$g -global max-x86_64-cpu.$f=off"; done
       printf '#!/bin/sh\nexec %s "$@"%s\n' "$d/qemu-real" "$g" >"$d/qemu-wrapper"
       chmod +x "$d/qemu-wrapper"
       : >"$d/qemu-real"
-      wrap="mount --bind /usr/bin/qemu-system-x86_64 '$d/qemu-real'
-      mount --bind '$d/qemu-wrapper' /usr/bin/qemu-system-x86_64"
     fi
     # libvirtd insists the TLS directory exists; `tls-certs` fills it when a test wants TLS.
     mkdir -p "$STATE/shared" "$d/lib/shared" "$d/etc/pki-migrate"
@@ -232,31 +285,10 @@ EOF
     ip -n "$(ns "$h")" addr add "$ip/24" dev eth0
     ip -n "$(ns "$h")" link set eth0 up
     ip -n "$(ns "$h")" link set lo up
-    # ip netns exec and unshare both exec(), so $! is libvirtd itself. A private tmpfs on /run
-    # gives /run/libvirt a mount point without touching the root namespace.
-    # Descriptors above 2 are closed first: a caller's `flock /tmp/lm-testbed.lock ...` lock fd
-    # would otherwise live on in the daemons and hold the lock until `down`.
-    (
-    for fd in $(ls "/proc/$BASHPID/fd"); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
-    exec ip netns exec "$(ns "$h")" unshare --mount --uts --propagation private -- /bin/sh -c "
-      hostname $h
-      mount -t tmpfs -o mode=755 lm-run /run
-      mkdir -p /run/libvirt /run/lock
-      mount --bind '$d/etc' /etc/libvirt
-      mount --bind '$d/run' /run/libvirt
-      mount --bind '$d/lib' /var/lib/libvirt
-      mount --bind '$d/log' /var/log/libvirt
-      mount --bind '$d/cache' /var/cache/libvirt
-      mount --bind '$STATE/shared' /var/lib/libvirt/shared
-      $wrap
-      exec /usr/sbin/libvirtd --listen --pid-file /run/libvirt/libvirtd.pid"
-    ) </dev/null >"$d/libvirtd.out" 2>&1 &
-    echo $! >"$d/libvirtd.pid"
+    start_daemon "$h"
   done
   for h in "${HOSTS[@]}"; do
-    local ok=
-    for _ in $(seq 1 100); do daemon_alive "$h" && { ok=1; break; }; sleep 0.1; done
-    [ -n "$ok" ] || die "libvirtd on $h did not come up (see $(hdir "$h")/libvirtd.out)"
+    wait_daemon "$h"
     check_route "$h"
     # Host-local storage: the destination of a block migration pre-creates the disk in the pool
     # whose target holds the source's disk path.
@@ -477,5 +509,7 @@ case "${1:-}" in
   logs) cmd_logs "$2" ;;
   tls-certs) cmd_tls_certs ;;
   uri) uri "$2" ;;
+  restart-libvirtd) cmd_restart_libvirtd "$2" ;;
+  link) cmd_link "$2" "$3" ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 esac
