@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
  * #lock} from its first step to its last: the next class waits rather than tearing it down under
  * the first one's guests.
  */
-final class Testbed {
+public final class Testbed {
   static final Path SCRIPT = Path.of("..", "deploy", "testbed", "testbed.sh");
   private static final Path LOCK = Path.of("/tmp/livemigrate-testbed-tests.lock");
 
@@ -28,14 +28,14 @@ final class Testbed {
   private Testbed() {}
 
   /** Waits until no other test JVM of this machine uses the testbed, then holds it. */
-  static synchronized void lock() throws IOException {
+  public static synchronized void lock() throws IOException {
     if (held != null) return;
     lockFile = FileChannel.open(LOCK, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
     held = lockFile.lock();
   }
 
   /** Lets the next test JVM have the testbed. */
-  static synchronized void unlock() throws IOException {
+  public static synchronized void unlock() throws IOException {
     if (held == null) return;
     held.release();
     lockFile.close();
@@ -43,7 +43,7 @@ final class Testbed {
   }
 
   /** Runs the testbed script; its stderr ends up in target/testbed.log, its stdout is returned. */
-  static String run(Duration timeout, String... args) throws Exception {
+  public static String run(Duration timeout, String... args) throws Exception {
     List<String> cmd = new ArrayList<>();
     cmd.add(SCRIPT.toString());
     cmd.addAll(List.of(args));

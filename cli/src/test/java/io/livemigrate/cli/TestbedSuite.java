@@ -10,5 +10,9 @@ import org.junit.platform.suite.api.Suite;
  * while it does.
  */
 @Suite
-@SelectClasses({LibvirtMigrationTest.class, LibvirtFeaturesTest.class})
+@SelectClasses({
+  LibvirtMigrationTest.class,
+  LibvirtFeaturesTest.class,
+  io.livemigrate.cli.faults.LibvirtFaultsTest.class
+})
 class TestbedSuite {}

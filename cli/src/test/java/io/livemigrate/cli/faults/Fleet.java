@@ -135,16 +135,39 @@ final class Fleet implements Cloud, AutoCloseable {
     env.put(SimulatedOptions.SIM_FABRIC_DIR.envName(), dir.resolve("fabric").toString());
     env.putAll(extra);
     agentEnv.put(host, env);
-    Member m =
-        new Member(
-            new ServiceProcess(
-                "agent-" + host,
-                List.of("serve", "compute-agent"),
-                env,
-                dir.resolve("agent-" + host + ".log")));
-    agents.put(host, m);
+    agents.put(host, agentMember(host, env));
     startAgent(host);
-    return m;
+    return agents.get(host);
+  }
+
+  private Member agentMember(String host, Map<String, String> env) {
+    return new Member(
+        new ServiceProcess(
+            "agent-" + host,
+            List.of("serve", "compute-agent"),
+            env,
+            dir.resolve("agent-" + host + ".log")));
+  }
+
+  /** Whether the agent runs without a journal. */
+  boolean agentJournalOff(String host) {
+    return agentEnv.get(host).getOrDefault(ComputeOptions.STATE_DIR.envName(), "").isEmpty();
+  }
+
+  /**
+   * Stops the agent (SIGTERM) if it runs and starts it again with its journal on or off, so that a
+   * fault scenario finds it as the scenario needs it.
+   */
+  void restartAgent(String host, boolean journal) throws Exception {
+    Member old = agents.get(host);
+    if (old.process.alive()) old.process.terminate(Duration.ofSeconds(30));
+    Map<String, String> env = new HashMap<>(agentEnv.get(host));
+    env.put(
+        ComputeOptions.STATE_DIR.envName(),
+        journal ? Files.createDirectories(dir.resolve("state-" + host)).toString() : "");
+    agentEnv.put(host, env);
+    agents.put(host, agentMember(host, env));
+    startAgent(host);
   }
 
   void startAgent(String host) throws Exception {
