@@ -77,7 +77,10 @@ final class Inventory {
     String uuid = d.getUUIDString();
     String state = state(info.state);
     GuestMeasure m = measures.computeIfAbsent(uuid, u -> new GuestMeasure());
-    if ("running".equals(state) && !jobs.containsKey(uuid)) {
+    // Not while any job runs, ours or not (an agent restarted without its journal, a virsh
+    // migrate): the dirty-rate calculation waits for the domain's job, which for a migration is
+    // the whole transfer, and the report with it.
+    if ("running".equals(state) && !jobs.containsKey(uuid) && operation(d) == 0) {
       measure(d, m, info.maxMem * 1024);
     }
     return new Hypervisor.Domain(
@@ -94,6 +97,29 @@ final class Inventory {
         GuestXml.machine(xml),
         m.dirtyRateBps(),
         m.dataBytes);
+  }
+
+  /** The operation of the domain's current job (a query libvirt allows during one); 0 = none. */
+  private static long operation(org.libvirt.Domain d) throws LibvirtException {
+    Map<String, Long> v = JobValues.of(d.getJobStats(0));
+    return v.getOrDefault("operation", 0L);
+  }
+
+  /** The domains whose outbound migration libvirt runs now, whoever started it. */
+  java.util.Set<String> outboundJobs() {
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    try {
+      for (org.libvirt.Domain d : lv.conn().listAllDomains(1 /* ACTIVE */)) {
+        try {
+          if (operation(d) == JobValues.OPERATION_MIGRATION_OUT) out.add(d.getUUIDString());
+        } catch (LibvirtException e) {
+          LOG.debug("[host {}] domain skipped: {}", lv.host, e.getMessage());
+        }
+      }
+    } catch (LibvirtException e) {
+      throw lv.unreachable(e);
+    }
+    return out;
   }
 
   /**

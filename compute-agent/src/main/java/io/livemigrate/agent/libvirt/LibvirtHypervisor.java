@@ -258,6 +258,11 @@ public final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public java.util.Set<String> outboundJobs() {
+    return inventory.outboundJobs();
+  }
+
+  @Override
   public void close() {
     events.close();
     lv.close();
