@@ -84,19 +84,24 @@ public final class FaultHarness {
                         .run(true);
                 default -> throw new IllegalArgumentException("no scenario " + name);
               };
-          System.out.println(
-              "[faults] "
-                  + name
-                  + " run "
-                  + r
-                  + ": "
-                  + (v.correct() ? "correct" : "WRONG " + v.problems()));
+          printRun(name, r, v);
           vs.add(v);
         }
         rows.add(new Row(name, vs));
       }
     }
     return rows;
+  }
+
+  /** The line bench/faults.sh greps for each run. */
+  static void printRun(String scenario, int run, Verdict v) {
+    System.out.println(
+        "[faults] "
+            + scenario
+            + " run "
+            + run
+            + ": "
+            + (v.correct() ? "correct" : "WRONG " + v.problems()));
   }
 
   /** A port nobody listens on now (several harnesses may run on one machine). */

@@ -81,13 +81,7 @@ final class LibvirtFaults {
                     new Verdict(name, false, 1, 0, 0, "0/1", List.of("run failed: " + e))
                         .with(f.tails());
               }
-              System.out.println(
-                  "[faults] "
-                      + name
-                      + " run "
-                      + r
-                      + ": "
-                      + (v.correct() ? "correct" : "WRONG " + v.problems()));
+              FaultHarness.printRun(name, r, v);
               vs.add(v);
             }
             rows.add(new FaultHarness.Row(name, vs));
