@@ -312,19 +312,27 @@ public final class ComputeAgent {
         env,
         ctx,
         "abort_migration",
-        blocking(
-            () -> {
-              if ("COMPLETION_TIMEOUT".equals(a.reason())
-                  && hv.jobStats(a.instanceUuid()).isPresent()) {
-                // The line operators grep for (Nova's wording), see the admin guide; only while
-                // the job really runs (an abort that crossed the job's end is no timeout).
-                LOG.warn("{} live migration not completed after {} sec", ctx, a.afterSeconds());
-              } else {
-                LOG.info("{} aborting live migration ({})", ctx, a.reason());
-              }
-              hv.abortJob(a.instanceUuid());
-              return null;
-            }));
+        jobs.beforeAbort(env.migrationId())
+            .compose(
+                ready ->
+                    blocking(
+                        () -> {
+                          if ("COMPLETION_TIMEOUT".equals(a.reason())
+                              && hv.jobStats(a.instanceUuid()).isPresent()) {
+                            // The line operators grep for (Nova's wording), see the admin guide;
+                            // only while
+                            // the job really runs (an abort that crossed the job's end is no
+                            // timeout).
+                            LOG.warn(
+                                "{} live migration not completed after {} sec",
+                                ctx,
+                                a.afterSeconds());
+                          } else {
+                            LOG.info("{} aborting live migration ({})", ctx, a.reason());
+                          }
+                          hv.abortJob(a.instanceUuid());
+                          return null;
+                        })));
   }
 
   private Future<Void> forceComplete(Envelope env, Ctx ctx, ForceComplete f) {

@@ -95,8 +95,14 @@ final class Journal {
   /** The broker confirmed the outcome: the entry goes, a tombstone stays. */
   void confirmed(String migrationId) {
     if (dir == null) return;
-    write(dir.resolve(migrationId + ".done"), Long.toString(System.currentTimeMillis()));
+    write(tombstone(migrationId), Long.toString(System.currentTimeMillis()));
     forget(migrationId);
+  }
+
+  /** An abort came before any start of this migration: a start arriving later is not a job. */
+  void abortedBeforeStart(String migrationId) {
+    if (dir == null) return;
+    write(tombstone(migrationId), "aborted before start " + System.currentTimeMillis());
   }
 
   /** A start that never became a job (the hypervisor refused it): nothing to re-attach to. */
@@ -111,7 +117,7 @@ final class Journal {
 
   /** Whether this migration ended here before (its outcome was confirmed). */
   boolean finished(String migrationId) {
-    return dir != null && Files.exists(dir.resolve(migrationId + ".done"));
+    return dir != null && Files.exists(tombstone(migrationId));
   }
 
   /** Every migration started and not confirmed ended; unreadable entries are dropped, logged. */
@@ -162,10 +168,18 @@ final class Journal {
   }
 
   private Path entry(String migrationId) {
+    return dir.resolve(checked(migrationId) + ".json");
+  }
+
+  private Path tombstone(String migrationId) {
+    return dir.resolve(checked(migrationId) + ".done");
+  }
+
+  private static String checked(String migrationId) {
     if (!migrationId.matches("[A-Za-z0-9._-]{1,100}")) {
       throw new IllegalArgumentException("not a migration id: " + migrationId);
     }
-    return dir.resolve(migrationId + ".json");
+    return migrationId;
   }
 
   private static void write(Path f, String text) {

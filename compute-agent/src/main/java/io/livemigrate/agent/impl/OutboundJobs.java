@@ -17,6 +17,7 @@ import io.livemigrate.common.log.Ctx;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import java.util.HashMap;
@@ -54,6 +55,20 @@ final class OutboundJobs {
   private final Runnable reportChanged;
   private long epoch;
 
+  /**
+   * Migrations aborted here before their start arrived (a start can trail its abort: left in a dead
+   * conductor's outbox and sent again later). Kept in memory for an agent without a journal; the
+   * journal tombstones them too.
+   */
+  private final Set<String> abortedBeforeStart =
+      java.util.Collections.newSetFromMap(
+          new java.util.LinkedHashMap<>() {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+              return size() > 10_000;
+            }
+          });
+
   /** Set by {@link #stop}: outcomes arriving later belong to the agent that re-attaches. */
   private volatile boolean stopped;
 
@@ -66,6 +81,9 @@ final class OutboundJobs {
     long seq;
     long timer = -1;
     volatile boolean finished;
+
+    /** Completed once the hypervisor's migrate call returned (or was never made). */
+    final Promise<Void> launched = Promise.promise();
 
     Job(Envelope start, String instanceUuid) {
       this.migrationId = start.migrationId();
@@ -123,24 +141,50 @@ final class OutboundJobs {
       LOG.info("{} start_migration repeated; the migration already runs here", ctx);
       return Future.succeededFuture();
     }
+    if (abortedBeforeStart.contains(mid)) {
+      LOG.warn("{} start_migration arrived after its abort; not started", ctx);
+      return Future.succeededFuture();
+    }
+    // Registered before anything asynchronous, so an abort arriving meanwhile waits for it.
+    Job job = new Job(env, s.instanceUuid());
+    jobs.put(mid, job);
     return blocking(() -> journal.finished(mid))
-        .compose(
-            done -> {
-              if (done) {
-                LOG.info("{} start_migration repeated; the migration ended here already", ctx);
-                return Future.<Void>succeededFuture();
-              }
-              return begin(env, ctx, s);
+        .transform(
+            ar -> {
+              if (ar.succeeded() && !ar.result()) return begin(job, ctx, s);
+              jobs.remove(mid);
+              job.launched.tryComplete();
+              if (ar.failed()) return Future.<Void>failedFuture(ar.cause());
+              LOG.info(
+                  "{} start_migration repeated; the migration ended or was aborted here already",
+                  ctx);
+              return Future.<Void>succeededFuture();
             });
   }
 
-  private Future<Void> begin(Envelope env, Ctx ctx, StartMigration s) {
-    Job job = new Job(env, s.instanceUuid());
-    jobs.put(job.migrationId, job);
+  /**
+   * Before an abort acts: one crossing its start waits until the migrate call returned (else the
+   * abort finds no job and the migration starts after it); one with no start here leaves a
+   * tombstone, so a start that trails it is never a migrate call. Never fails for a known job.
+   */
+  Future<Void> beforeAbort(String migrationId) {
+    Job job = jobs.get(migrationId);
+    if (job != null) return job.launched.future();
+    abortedBeforeStart.add(migrationId);
+    return blocking(
+        () -> {
+          journal.abortedBeforeStart(migrationId);
+          return null;
+        });
+  }
+
+  private Future<Void> begin(Job job, Ctx ctx, StartMigration s) {
+    Envelope env = job.start;
     String refused = settings.peers().refuse(s.destHost());
     if (refused != null) {
       // Checked before any libvirt URI is built from the name: the guest stays where it is.
       LOG.error("{} live migration refused: {}", ctx, refused);
+      job.launched.tryComplete();
       end(job, new MigrationFailed(s.instanceUuid(), "PEER_REFUSED", refused, false, 0));
       return Future.succeededFuture();
     }
@@ -170,6 +214,7 @@ final class OutboundJobs {
             })
         .transform(
             ar -> {
+              job.launched.tryComplete();
               if (ar.succeeded()) {
                 track(job, ar.result());
                 return Future.<Void>succeededFuture();
@@ -229,6 +274,7 @@ final class OutboundJobs {
   private void resume(Journal.Entry e, Reattached r) {
     StartMigration s = e.start().body(StartMigration.class);
     Job job = new Job(e.start(), s.instanceUuid());
+    job.launched.tryComplete();
     jobs.put(job.migrationId, job);
     if (e.outcome() != null) {
       LOG.info("{} sending the outcome again (not confirmed before the restart)", job.ctx);
