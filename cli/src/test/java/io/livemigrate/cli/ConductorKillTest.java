@@ -400,7 +400,15 @@ class ConductorKillTest {
     }
     assertEquals("running", persisted.status.wire(), "still running in the store");
     assertEquals(COMPLETION_TIMEOUT_S, persisted.completionTimeoutS);
-    assertEquals(persisted.runningMs + COMPLETION_TIMEOUT_S * 1000, deadline, "deadline stored");
+    // Armed at the source's first progress report, which the record's actions time.
+    String armed =
+        persisted.actions.stream()
+            .filter(a -> a.contains(" transfer running on "))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("no first progress in " + persisted.actions));
+    long armedAt = java.time.Instant.parse(armed.substring(0, armed.indexOf(' '))).toEpochMilli();
+    assertTrue(armedAt >= persisted.runningMs, "armed after the start was sent");
+    assertEquals(armedAt + COMPLETION_TIMEOUT_S * 1000, deadline, "deadline stored");
 
     // About 2 s without a conductor, while the source goes on copying and reporting.
     Bus probe = testBus();

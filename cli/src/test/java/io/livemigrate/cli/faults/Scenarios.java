@@ -217,19 +217,25 @@ final class Scenarios {
     if (!"COMPLETION_TIMEOUT".equals(m.getString("reason"))) {
       return v.with(uuid + ": ended " + m.getString("reason") + ", not COMPLETION_TIMEOUT");
     }
-    long running = m.getJsonObject("phases").getLong("running_ms");
-    long due = running + 6_000;
+    List<String> actions = m.getJsonArray("actions").stream().map(Object::toString).toList();
+    // Armed when the source first reported the copy running (the action says when).
+    List<String> armed = actions.stream().filter(a -> a.contains(" transfer running on ")).toList();
+    if (armed.size() != 1)
+      return v.with(uuid + ": copy reported running " + armed.size() + " times");
+    long due = at(armed.get(0)) + 6_000;
     List<String> fired =
-        m.getJsonArray("actions").stream()
-            .map(Object::toString)
-            .filter(a -> a.contains("abort (COMPLETION_TIMEOUT)"))
-            .toList();
+        actions.stream().filter(a -> a.contains("abort (COMPLETION_TIMEOUT)")).toList();
     if (fired.size() != 1) return v.with(uuid + ": the deadline acted " + fired.size() + " times");
-    long at = Instant.parse(fired.get(0).substring(0, fired.get(0).indexOf(' '))).toEpochMilli();
+    long at = at(fired.get(0));
     if (Math.abs(at - due) > 1000) {
       return v.with(uuid + ": deadline fired " + (at - due) + " ms from its stored time");
     }
     return v;
+  }
+
+  /** The time of one of a migration's actions ("<instant> <what>"). */
+  private static long at(String action) {
+    return Instant.parse(action.substring(0, action.indexOf(' '))).toEpochMilli();
   }
 
   /** No effect twice: one of each notification and command of the migration's steps. */

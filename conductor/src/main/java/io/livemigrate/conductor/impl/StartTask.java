@@ -12,9 +12,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Starts the transfer on the source with Nova's flags and arms the completion deadline (Nova's
- * formula, persisted, so whichever conductor holds the row then fires it at its original time). The
- * step lasts until the first progress or the transfer's end.
+ * Starts the transfer on the source with Nova's flags and computes the completion timeout (Nova's
+ * formula). The step lasts until the first progress, which arms the completion deadline (persisted,
+ * so whichever conductor holds the row then fires it at its original time), or the transfer's end.
  */
 final class StartTask extends TransferStep {
   private static final Logger LOG = LoggerFactory.getLogger(StartTask.class);
@@ -35,7 +35,10 @@ final class StartTask extends TransferStep {
         Timeouts.dataGb(m.memoryTotal / (1024 * 1024), m.diskTotal >> 30, m.blockMigration);
     m.completionTimeoutS = Timeouts.completionTimeoutSeconds(s.completionTimeoutPerGiB(), dataGb);
     m.moveTo(MigrationStatus.RUNNING, c.now());
-    m.completionDeadlineMs = m.completionTimeoutS > 0 ? c.now() + m.completionTimeoutS * 1000 : 0;
+    // Armed when the source reports the transfer running (Nova's monitor starts its clock there
+    // too): a start command still on its way, e.g. left in a dead conductor's outbox, must not use
+    // up the transfer's time. Until then the start deadline applies.
+    m.completionDeadlineMs = 0;
     m.policy = PolicyRunner.initial(s, dataGb, postCopy, autoConverge);
     StartMigration cmd =
         new StartMigration(

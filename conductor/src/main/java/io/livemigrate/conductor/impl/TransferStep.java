@@ -63,6 +63,16 @@ abstract class TransferStep extends MigrationTask {
     m.jobMissingSinceMs = 0;
     if (m.step == Step.START) {
       await(m, Step.MONITOR, m.startId, 0);
+      if (m.completionTimeoutS > 0) {
+        m.completionDeadlineMs = m.updatedMs + m.completionTimeoutS * 1000;
+      }
+      m.act(
+          "transfer running on "
+              + m.sourceCompute
+              + "; completion timeout "
+              + m.completionTimeoutS
+              + " s",
+          m.updatedMs);
     } else if (m.step == Step.MONITOR && m.stepDeadlineMs > 0) {
       // The source agent came back and follows the job again (re-attached): nothing to probe.
       m.stepDeadlineMs = 0;
