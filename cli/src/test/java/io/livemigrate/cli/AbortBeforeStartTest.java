@@ -1,6 +1,7 @@
 package io.livemigrate.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.rabbitmq.client.AMQP;
@@ -12,6 +13,8 @@ import io.livemigrate.agent.sim.SimulatedHypervisor;
 import io.livemigrate.common.bus.Topology;
 import io.livemigrate.common.config.SimulatedOptions;
 import io.livemigrate.common.contract.AgentCommands.AbortMigration;
+import io.livemigrate.common.contract.AgentCommands.PrepareDestination;
+import io.livemigrate.common.contract.AgentCommands.RollbackAtDestination;
 import io.livemigrate.common.contract.AgentCommands.StartMigration;
 import io.livemigrate.common.contract.AgentEvents.MigrationFailed;
 import io.livemigrate.common.contract.AgentEvents.StepResult;
@@ -32,7 +35,8 @@ import org.junit.jupiter.api.Test;
  * start deadline sent the abort. Seen in the two-conductor fault run: the abort found no job, the
  * migration was failed with the guest "still on the source", then the late start moved the guest.
  * The agent must never start a migration it was told to abort, in whichever order they come, and an
- * abort right behind its start must cancel the job, not miss it.
+ * abort right behind its start must cancel the job, not miss it; likewise a destination's rollback
+ * and its prepare.
  */
 class AbortBeforeStartTest {
   private static final String VM = "0b5e0000-0000-4000-8000-0000000ab047";
@@ -102,6 +106,22 @@ class AbortBeforeStartTest {
                 .map(d -> d.state())
                 .toList(),
             "the guest runs on HostA");
+
+        // 3. The destination's rollback before its prepare: the late prepare reserves nothing.
+        String third = UUID.randomUUID().toString();
+        Envelope rollback = command(new RollbackAtDestination(VM), third, replies);
+        publish(ch, t, "HostB", rollback);
+        stepResult(got, rollback);
+        Envelope prepare =
+            command(
+                new PrepareDestination(
+                    VM, "abort-first", "HostA", 1, 2048, 1, false, null, null, null, null, null),
+                third,
+                replies);
+        publish(ch, t, "HostB", prepare);
+        StepResult r3 = stepResult(got, prepare);
+        assertEquals("ROLLED_BACK", r3.reason(), "a prepare after its rollback: " + r3);
+        assertFalse(c.cloud.hypervisor("HostB").hasIncoming(VM), "no reservation on HostB");
       }
     }
   }
@@ -121,9 +141,13 @@ class AbortBeforeStartTest {
   }
 
   private static void publish(Channel ch, Topology t, Envelope e) throws Exception {
+    publish(ch, t, "HostA", e);
+  }
+
+  private static void publish(Channel ch, Topology t, String host, Envelope e) throws Exception {
     ch.basicPublish(
         t.commands(),
-        t.computeQueue("HostA"),
+        t.computeQueue(host),
         new AMQP.BasicProperties.Builder()
             .messageId(e.id())
             .type(e.type())

@@ -61,6 +61,15 @@ public final class ComputeAgent {
 
   private long heartbeatTimer = -1;
 
+  /**
+   * Prepares under way, by migration: a rollback crossing its prepare waits for it (else it finds
+   * nothing to cancel and the reservation is made after it). Event loop only.
+   */
+  private final java.util.Map<String, Future<Void>> preparing = new java.util.HashMap<>();
+
+  /** Migrations rolled back here: their prepare, arriving late, reserves nothing. Bounded. */
+  private final Set<String> rolledBack = OutboundJobs.boundedSet(10_000);
+
   /** What the hypervisor ran at the last report, uuid to state: for /health and fault tests. */
   private volatile JsonObject lastDomains = new JsonObject();
 
@@ -282,6 +291,21 @@ public final class ComputeAgent {
   }
 
   private Future<Void> prepare(Envelope env, Ctx ctx, PrepareDestination p) {
+    String mid = env.migrationId();
+    if (rolledBack.contains(mid)) {
+      LOG.warn("{} prepare_destination arrived after its rollback; nothing reserved", ctx);
+      return reply(
+          env,
+          StepResult.failed(
+              "prepare_destination", "ROLLED_BACK", "the migration was rolled back here"));
+    }
+    Future<Void> f = reserve(env, ctx, p);
+    preparing.put(mid, f);
+    f.onComplete(ar -> preparing.remove(mid, f));
+    return f;
+  }
+
+  private Future<Void> reserve(Envelope env, Ctx ctx, PrepareDestination p) {
     String refused = settings.peers().refuse(p.sourceHost());
     if (refused != null) {
       LOG.error("{} incoming live migration refused: {}", ctx, refused);
@@ -374,8 +398,15 @@ public final class ComputeAgent {
   }
 
   private Future<Void> rollbackAtDestination(Envelope env, Ctx ctx, RollbackAtDestination r) {
-    return stepReply(
-        env, ctx, "rollback_at_destination", run(() -> hv.cancelIncoming(r.instanceUuid())));
+    rolledBack.add(env.migrationId());
+    Future<Void> before = preparing.getOrDefault(env.migrationId(), Future.succeededFuture());
+    return before.transform(
+        ar ->
+            stepReply(
+                env,
+                ctx,
+                "rollback_at_destination",
+                run(() -> hv.cancelIncoming(r.instanceUuid()))));
   }
 
   private Future<Void> cleanupSource(Envelope env, Ctx ctx, CleanupSource c) {

@@ -60,14 +60,18 @@ final class OutboundJobs {
    * conductor's outbox and sent again later). Kept in memory for an agent without a journal; the
    * journal tombstones them too.
    */
-  private final Set<String> abortedBeforeStart =
-      java.util.Collections.newSetFromMap(
-          new java.util.LinkedHashMap<>() {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-              return size() > 10_000;
-            }
-          });
+  private final Set<String> abortedBeforeStart = boundedSet(10_000);
+
+  /** A set that forgets its oldest entries beyond {@code max}. Not thread-safe. */
+  static Set<String> boundedSet(int max) {
+    return java.util.Collections.newSetFromMap(
+        new java.util.LinkedHashMap<>() {
+          @Override
+          protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+            return size() > max;
+          }
+        });
+  }
 
   /** Set by {@link #stop}: outcomes arriving later belong to the agent that re-attaches. */
   private volatile boolean stopped;
