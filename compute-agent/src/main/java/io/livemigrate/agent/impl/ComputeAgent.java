@@ -336,27 +336,19 @@ public final class ComputeAgent {
         env,
         ctx,
         "abort_migration",
-        jobs.beforeAbort(env.migrationId())
-            .compose(
-                ready ->
-                    blocking(
-                        () -> {
-                          if ("COMPLETION_TIMEOUT".equals(a.reason())
-                              && hv.jobStats(a.instanceUuid()).isPresent()) {
-                            // The line operators grep for (Nova's wording), see the admin guide;
-                            // only while
-                            // the job really runs (an abort that crossed the job's end is no
-                            // timeout).
-                            LOG.warn(
-                                "{} live migration not completed after {} sec",
-                                ctx,
-                                a.afterSeconds());
-                          } else {
-                            LOG.info("{} aborting live migration ({})", ctx, a.reason());
-                          }
-                          hv.abortJob(a.instanceUuid());
-                          return null;
-                        })));
+        jobs.beforeAbort(env.migrationId()).compose(ready -> run(() -> abortJob(ctx, a))));
+  }
+
+  /** Blocking: the hypervisor's abort. */
+  private void abortJob(Ctx ctx, AbortMigration a) throws HypervisorException {
+    if ("COMPLETION_TIMEOUT".equals(a.reason()) && hv.jobStats(a.instanceUuid()).isPresent()) {
+      // The line operators grep for (Nova's wording), see the admin guide; only while the job
+      // really runs (an abort that crossed the job's end is no timeout).
+      LOG.warn("{} live migration not completed after {} sec", ctx, a.afterSeconds());
+    } else {
+      LOG.info("{} aborting live migration ({})", ctx, a.reason());
+    }
+    hv.abortJob(a.instanceUuid());
   }
 
   private Future<Void> forceComplete(Envelope env, Ctx ctx, ForceComplete f) {
